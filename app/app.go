@@ -1,0 +1,132 @@
+// Package app is the composition root: it builds the configuration, the database pool, the
+// modules and the HTTP server, and is the only package that knows every module.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"usersvc/migrations"
+	"usersvc/platform/db"
+	"usersvc/platform/web"
+)
+
+// App is the wired service.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *gorm.DB
+	modules  []Module
+	migrator *migrations.Runner
+	echo     *echo.Echo
+}
+
+// New opens the database and wires the modules and routes. The layers, outermost first:
+//
+//	HTTP: request id → access log → recover → body limit → request deadline → auth (/api)
+//	      → module handler
+//	data: module repository → db.Runner (transactions; maps unavailability to 503) → GORM → pgx
+//
+// Close releases what New opened.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	gdb, err := db.Open(ctx, dbConfig(cfg), log)
+	if err != nil {
+		return nil, err
+	}
+	a, err := wire(cfg, log, gdb)
+	if err != nil {
+		_ = db.Close(gdb)
+		return nil, err
+	}
+	return a, nil
+}
+
+func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
+	cursors, err := newCursors(cfg.Pagination.CursorSecret)
+	if err != nil {
+		return nil, err
+	}
+	mods := Modules(Deps{DB: db.NewRunner(gdb), Cursors: cursors})
+	var lists [][]*gormigrate.Migration
+	for _, m := range mods {
+		lists = append(lists, m.Migrations())
+	}
+	plan, err := migrations.Plan(lists...)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, db: gdb, modules: mods,
+		migrator: migrations.NewRunner(gdb, plan, migrations.Options{
+			LockTimeout:      cfg.Migrations.LockTimeout,
+			StatementTimeout: cfg.Migrations.StatementTimeout,
+			Logger:           log,
+		})}
+	a.echo = a.routes()
+	return a, nil
+}
+
+func dbConfig(cfg Config) db.Config {
+	name := cfg.Database.ApplicationName
+	if name == "" {
+		name = cfg.ServiceName
+	}
+	return db.Config{
+		URL: cfg.Database.URL, ApplicationName: name, StatementTimeout: cfg.Database.StatementTimeout,
+		MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxIdleConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
+		ConnectTimeout: cfg.Database.ConnectTimeout, SlowQueryThreshold: cfg.Database.SlowQueryThreshold,
+	}
+}
+
+// newCursors signs with secret, or with a random key when it is empty (Serve warns then).
+func newCursors(secret string) (*db.Cursors, error) {
+	key := []byte(secret)
+	if secret == "" {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("app: cursor key: %w", err)
+		}
+	}
+	return db.NewCursors(key)
+}
+
+// routes builds the Echo app: health routes open, everything else under /api/v1 with auth.
+func (a *App) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = web.ErrorHandler(a.log)
+	e.Use(web.Stack(a.log, strconv.FormatInt(a.cfg.HTTP.BodyLimitBytes, 10), a.cfg.HTTP.RequestTimeout)...)
+	e.GET("/healthz", a.healthz)
+	e.GET("/readyz", a.readyz)
+	api := e.Group("/api/v1")
+	if !a.cfg.Auth.Disabled {
+		api.Use(web.BearerAuth(a.cfg.Auth.Tokens))
+	}
+	for _, m := range a.modules {
+		m.Routes(api)
+	}
+	return e
+}
+
+// Handler is the HTTP handler of the service.
+func (a *App) Handler() http.Handler { return a.echo }
+
+// Migrator applies and lists the schema migrations of every module.
+func (a *App) Migrator() *migrations.Runner { return a.migrator }
+
+// Modules returns the registered modules.
+func (a *App) Modules() []Module { return a.modules }
+
+// DB returns the GORM handle (for tests and tools).
+func (a *App) DB() *gorm.DB { return a.db }
+
+// Close closes the database pool.
+func (a *App) Close() error { return db.Close(a.db) }

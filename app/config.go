@@ -1,0 +1,235 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+
+	"usersvc/configs"
+)
+
+// Config is the whole service configuration; configs/default.yaml documents every key.
+type Config struct {
+	ServiceName string           `koanf:"service_name"`
+	Log         LogConfig        `koanf:"log"`
+	HTTP        HTTPConfig       `koanf:"http"`
+	Database    DatabaseConfig   `koanf:"database"`
+	Migrations  MigrationsConfig `koanf:"migrations"`
+	Auth        AuthConfig       `koanf:"auth"`
+	Pagination  PaginationConfig `koanf:"pagination"`
+}
+
+// LogConfig configures slog.
+type LogConfig struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// HTTPConfig configures the listener and request handling.
+type HTTPConfig struct {
+	Addr              string        `koanf:"addr"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	WriteTimeout      time.Duration `koanf:"write_timeout"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	RequestTimeout    time.Duration `koanf:"request_timeout"`
+	ShutdownGrace     time.Duration `koanf:"shutdown_grace"`
+	BodyLimitBytes    int64         `koanf:"body_limit_bytes"`
+}
+
+// DatabaseConfig configures the connection pool.
+type DatabaseConfig struct {
+	URL                string        `koanf:"url"`
+	ApplicationName    string        `koanf:"application_name"`
+	StatementTimeout   time.Duration `koanf:"statement_timeout"`
+	ConnectTimeout     time.Duration `koanf:"connect_timeout"`
+	MaxOpenConns       int           `koanf:"max_open_conns"`
+	MaxIdleConns       int           `koanf:"max_idle_conns"`
+	ConnMaxLifetime    time.Duration `koanf:"conn_max_lifetime"`
+	ConnMaxIdleTime    time.Duration `koanf:"conn_max_idle_time"`
+	SlowQueryThreshold time.Duration `koanf:"slow_query_threshold"`
+}
+
+// MigrationsConfig configures schema migration.
+type MigrationsConfig struct {
+	Auto             bool          `koanf:"auto"`
+	LockTimeout      time.Duration `koanf:"lock_timeout"`
+	StatementTimeout time.Duration `koanf:"statement_timeout"`
+}
+
+// AuthConfig configures bearer-token authentication of /api routes.
+type AuthConfig struct {
+	Tokens   []string `koanf:"tokens"`
+	Disabled bool     `koanf:"disabled"`
+}
+
+// PaginationConfig configures page cursors.
+type PaginationConfig struct {
+	CursorSecret string `koanf:"cursor_secret"`
+}
+
+// ErrConfig marks configuration errors; the binary exits 2 on them.
+var ErrConfig = errors.New("config")
+
+// envPrefix starts the environment variables that override config keys.
+const envPrefix = "USERSVC_"
+
+// LoadConfig layers the built-in defaults, the optional file, USERSVC_* variables and the
+// always-winning DATABASE_URL, HTTP_ADDR and API_TOKENS, then validates the result. environ
+// is the process environment (os.Environ in production, a fixed list in tests).
+func LoadConfig(path string, environ []string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(rawbytes.Provider(configs.Default), yaml.Parser()); err != nil {
+		return Config{}, fmt.Errorf("%w: built-in defaults: %w", ErrConfig, err)
+	}
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("%w: file %s: %w", ErrConfig, path, err)
+		}
+	}
+	environFunc := func() []string { return environ }
+	err := k.Load(env.Provider(".", env.Opt{Prefix: envPrefix, EnvironFunc: environFunc,
+		TransformFunc: func(key, value string) (string, any) {
+			key = strings.ToLower(strings.TrimPrefix(key, envPrefix))
+			if key == "config" {
+				return "", nil // names the file, not a key
+			}
+			return strings.ReplaceAll(key, "__", "."), value
+		}}), nil)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: environment: %w", ErrConfig, err)
+	}
+	if err := k.Load(confmap.Provider(winningEnv(environ), "."), nil); err != nil {
+		return Config{}, fmt.Errorf("%w: environment: %w", ErrConfig, err)
+	}
+	var cfg Config
+	err = k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(",")),
+		ErrorUnused:      true, // a misspelt key is an error, not a silently ignored setting
+		WeaklyTypedInput: true, // environment values are strings
+		Result:           &cfg,
+		TagName:          "koanf",
+	}})
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return cfg, nil
+}
+
+// winningEnv returns the conventional variables that override every other layer.
+func winningEnv(environ []string) map[string]any {
+	out := map[string]any{}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		switch name {
+		case "DATABASE_URL":
+			out["database.url"] = value
+		case "HTTP_ADDR":
+			out["http.addr"] = value
+		case "API_TOKENS":
+			var tokens []string
+			for _, t := range strings.Split(value, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					tokens = append(tokens, t)
+				}
+			}
+			out["auth.tokens"] = tokens
+		}
+	}
+	return out
+}
+
+// validate checks what the types alone cannot; each message names the key.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if c.ServiceName == "" {
+		bad("service_name", "must not be empty")
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "must be json or text, got %q", c.Log.Format)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		bad("http.addr", "must be host:port or :port, got %q", c.HTTP.Addr)
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+		min time.Duration // 0: may be zero; 1: must be positive
+	}{
+		{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout, 1}, {"http.read_timeout", c.HTTP.ReadTimeout, 1},
+		{"http.write_timeout", c.HTTP.WriteTimeout, 1}, {"http.idle_timeout", c.HTTP.IdleTimeout, 1},
+		{"http.request_timeout", c.HTTP.RequestTimeout, 1}, {"http.shutdown_grace", c.HTTP.ShutdownGrace, 1},
+		{"database.statement_timeout", c.Database.StatementTimeout, 0},
+		{"database.connect_timeout", c.Database.ConnectTimeout, 1},
+		{"database.conn_max_lifetime", c.Database.ConnMaxLifetime, 0},
+		{"database.conn_max_idle_time", c.Database.ConnMaxIdleTime, 0},
+		{"database.slow_query_threshold", c.Database.SlowQueryThreshold, 0},
+		{"migrations.lock_timeout", c.Migrations.LockTimeout, 1},
+		{"migrations.statement_timeout", c.Migrations.StatementTimeout, 0},
+	} {
+		if d.val < d.min {
+			bad(d.key, "must be a duration of at least %s, got %s", d.min, d.val)
+		}
+	}
+	if c.HTTP.WriteTimeout <= c.HTTP.RequestTimeout {
+		bad("http.write_timeout", "must exceed http.request_timeout (%s), got %s", c.HTTP.RequestTimeout, c.HTTP.WriteTimeout)
+	}
+	if c.HTTP.BodyLimitBytes < 1 {
+		bad("http.body_limit_bytes", "must be positive, got %d", c.HTTP.BodyLimitBytes)
+	}
+	if _, err := pgx.ParseConfig(c.Database.URL); err != nil {
+		bad("database.url", "is not a valid PostgreSQL connection URL") // the error would echo a password
+	}
+	if c.Database.MaxOpenConns < 1 {
+		bad("database.max_open_conns", "must be at least 1, got %d", c.Database.MaxOpenConns)
+	}
+	if c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns {
+		bad("database.max_idle_conns", "must be from 0 to database.max_open_conns (%d), got %d", c.Database.MaxOpenConns, c.Database.MaxIdleConns)
+	}
+	for i, t := range c.Auth.Tokens {
+		if len(t) < 16 {
+			bad(fmt.Sprintf("auth.tokens[%d]", i), "must be at least 16 characters")
+		}
+	}
+	if s := c.Pagination.CursorSecret; s != "" && len(s) < 16 {
+		bad("pagination.cursor_secret", "must be empty or at least 16 characters")
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateServe checks what only serving needs: refuse to serve an open API by accident.
+func (c *Config) ValidateServe() error {
+	if !c.Auth.Disabled && len(c.Auth.Tokens) == 0 {
+		return fmt.Errorf("%w: auth.tokens: no API token configured: set API_TOKENS, or auth.disabled: true to serve without authentication", ErrConfig)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}

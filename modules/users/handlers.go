@@ -1,0 +1,288 @@
+package users
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"usersvc/platform/apperr"
+	"usersvc/platform/web"
+)
+
+// maxBatch bounds POST /users/batch: one transaction, one multi-row INSERT.
+const maxBatch = 1000
+
+// statsDays is how many days GET /users/stats reports registrations for.
+const statsDays = 30
+
+// handlers serve the users API over a Repository.
+type handlers struct {
+	repo Repository
+}
+
+// userJSON is a user as the API shows it.
+type userJSON struct {
+	ID        uuid.UUID  `json:"id"`
+	Username  string     `json:"username"`
+	Email     string     `json:"email"`
+	FullName  string     `json:"full_name"`
+	Version   int        `json:"version"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	DeletedAt *time.Time `json:"deleted_at"`
+}
+
+func toJSON(u *User) userJSON {
+	out := userJSON{ID: u.ID, Username: u.Username, Email: u.Email, FullName: u.FullName,
+		Version: u.Version, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	if u.DeletedAt.Valid {
+		t := u.DeletedAt.Time
+		out.DeletedAt = &t
+	}
+	return out
+}
+
+type eventJSON struct {
+	ID      int64     `json:"id"`
+	Action  string    `json:"action"`
+	Changes Changes   `json:"changes"`
+	At      time.Time `json:"at"`
+}
+
+// pageJSON is a list response; next_cursor is null on the last page.
+type pageJSON[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func newPage[T, J any](items []T, next string, conv func(*T) J) pageJSON[J] {
+	p := pageJSON[J]{Items: make([]J, len(items))}
+	for i := range items {
+		p.Items[i] = conv(&items[i])
+	}
+	if next != "" {
+		p.NextCursor = &next
+	}
+	return p
+}
+
+func (h *handlers) register(c echo.Context) error {
+	body, err := web.ReadJSON(c)
+	if err != nil {
+		return err
+	}
+	var r Registration
+	if err := web.DecodeObject(body, &r, ""); err != nil {
+		return err
+	}
+	if err := check(&r, ""); err != nil {
+		return err
+	}
+	u, err := h.repo.Register(c.Request().Context(), r)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, c.Request().URL.Path+"/"+u.ID.String())
+	return writeUser(c, http.StatusCreated, u)
+}
+
+func (h *handlers) registerBatch(c echo.Context) error {
+	body, err := web.ReadJSON(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Users []json.RawMessage `json:"users"` // decoded one by one, so errors name users[i]
+	}
+	if err := web.DecodeObject(body, &req, ""); err != nil {
+		return err
+	}
+	switch {
+	case len(req.Users) == 0:
+		return apperr.Invalid("users must hold 1 to %d registrations", maxBatch)
+	case len(req.Users) > maxBatch:
+		return apperr.Invalid("users holds %d registrations; at most %d are allowed per batch", len(req.Users), maxBatch)
+	}
+	rs := make([]Registration, len(req.Users))
+	for i, raw := range req.Users {
+		path := usersPath(i)
+		if err := web.DecodeObject(raw, &rs[i], path); err != nil {
+			return err
+		}
+		if err := check(&rs[i], path); err != nil {
+			return err
+		}
+	}
+	users, err := h.repo.RegisterBatch(c.Request().Context(), rs)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, newPage(users, "", toJSON))
+}
+
+func (h *handlers) get(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	q, err := web.Query(c.QueryParams(), "include_deleted")
+	if err != nil {
+		return err
+	}
+	includeDeleted, err := web.BoolParam(q, "include_deleted")
+	if err != nil {
+		return err
+	}
+	u, err := h.repo.Get(c.Request().Context(), id, includeDeleted)
+	if err != nil {
+		return err
+	}
+	if web.NoneMatch(c.Request().Header.Get("If-None-Match"), u.Version) {
+		c.Response().Header().Set("ETag", web.ETag(u.Version))
+		return c.NoContent(http.StatusNotModified)
+	}
+	return writeUser(c, http.StatusOK, u)
+}
+
+func (h *handlers) list(c echo.Context) error {
+	lq, err := parseListQuery(c)
+	if err != nil {
+		return err
+	}
+	page, err := h.repo.List(c.Request().Context(), lq)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newPage(page.Items, page.Next, toJSON))
+}
+
+func (h *handlers) update(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ifVersion, err := web.IfMatch(c.Request().Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	body, err := web.ReadJSON(c)
+	if err != nil {
+		return err
+	}
+	var p Patch
+	if err := web.DecodeObject(body, &p, ""); err != nil {
+		return err
+	}
+	if p.Username == nil && p.Email == nil && p.FullName == nil {
+		return apperr.Invalid("nothing to update: give username, email or full_name")
+	}
+	if err := check(&p, ""); err != nil {
+		return err
+	}
+	u, err := h.repo.Update(c.Request().Context(), id, ifVersion, p)
+	if err != nil {
+		return err
+	}
+	return writeUser(c, http.StatusOK, u)
+}
+
+func (h *handlers) delete(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.repo.Delete(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *handlers) restore(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	u, err := h.repo.Restore(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeUser(c, http.StatusOK, u)
+}
+
+func (h *handlers) events(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	q, err := web.Query(c.QueryParams(), "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	limit, err := web.IntParam(q, "limit", 25, 1, 100)
+	if err != nil {
+		return err
+	}
+	page, err := h.repo.Events(c.Request().Context(), id, q.Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newPage(page.Items, page.Next, func(e *Event) eventJSON {
+		return eventJSON{ID: e.ID, Action: e.Action, Changes: e.Changes, At: e.At}
+	}))
+}
+
+func (h *handlers) stats(c echo.Context) error {
+	if _, err := web.Query(c.QueryParams()); err != nil {
+		return err
+	}
+	st, err := h.repo.Stats(c.Request().Context(), statsDays)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+func writeUser(c echo.Context, status int, u *User) error {
+	c.Response().Header().Set("ETag", web.ETag(u.Version))
+	return c.JSON(status, toJSON(u))
+}
+
+func pathID(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, apperr.Invalid("id %q is not a UUID", c.Param("id"))
+	}
+	return id, nil
+}
+
+func parseListQuery(c echo.Context) (ListQuery, error) {
+	q, err := web.Query(c.QueryParams(), "limit", "cursor", "q", "username", "email", "state", "sort")
+	if err != nil {
+		return ListQuery{}, err
+	}
+	lq := ListQuery{Cursor: q.Get("cursor"), Q: q.Get("q"), Username: q.Get("username"), Email: q.Get("email")}
+	if lq.Limit, err = web.IntParam(q, "limit", 25, 1, 100); err != nil {
+		return ListQuery{}, err
+	}
+	state, err := web.EnumParam(q, "state", string(StateActive), string(StateActive), string(StateDeleted), string(StateAll))
+	if err != nil {
+		return ListQuery{}, err
+	}
+	sort, err := web.EnumParam(q, "sort", string(SortCreated), string(SortCreated), string(SortCreatedDesc), string(SortUsername))
+	if err != nil {
+		return ListQuery{}, err
+	}
+	lq.State, lq.Sort = State(state), Sort(sort)
+	for name, v := range map[string]string{"q": lq.Q, "username": lq.Username, "email": lq.Email} {
+		if len(v) > 254 {
+			return ListQuery{}, apperr.Invalid("%s is longer than 254 characters", name)
+		}
+	}
+	return lq, nil
+}
+
+func usersPath(i int) string { return fmt.Sprintf("users[%d]", i) }

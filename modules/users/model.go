@@ -1,0 +1,76 @@
+package users
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// User is the users table. The tags describe the schema the migrations build, so the schema
+// drift test can compare the two; the migrations, not these tags, create the schema.
+type User struct {
+	ID        uuid.UUID      `gorm:"type:uuid;primaryKey;index:users_username_lower_id_idx,priority:2;index:users_email_lower_id_idx,priority:2;index:users_created_at_id_idx,priority:2"`
+	Username  string         `gorm:"type:text COLLATE \"C\";not null;index:users_username_lower_key,unique,expression:lower(username),where:deleted_at IS NULL;index:users_username_lower_id_idx,priority:1,expression:lower(username)"`
+	Email     string         `gorm:"type:text COLLATE \"C\";not null;index:users_email_lower_key,unique,expression:lower(email),where:deleted_at IS NULL;index:users_email_lower_id_idx,priority:1,expression:lower(email)"`
+	FullName  string         `gorm:"type:text;not null;default:''"`
+	Version   int            `gorm:"type:integer;not null;default:1"`
+	CreatedAt time.Time      `gorm:"type:timestamptz;not null;index:users_created_at_id_idx,priority:1"`
+	UpdatedAt time.Time      `gorm:"type:timestamptz;not null"`
+	DeletedAt gorm.DeletedAt `gorm:"type:timestamptz"`
+}
+
+// Event actions, as stored in user_events.action.
+const (
+	ActionCreated  = "created"
+	ActionUpdated  = "updated"
+	ActionDeleted  = "deleted"
+	ActionRestored = "restored"
+)
+
+// Event is one row of a user's audit trail (user_events), written in the transaction of the
+// change it records.
+type Event struct {
+	ID      int64     `gorm:"type:bigint;primaryKey;autoIncrement;index:user_events_user_id_at_id_idx,priority:3,sort:desc"`
+	UserID  uuid.UUID `gorm:"type:uuid;not null;index:user_events_user_id_at_id_idx,priority:1"`
+	User    *User     `gorm:"foreignKey:UserID" json:"-"`
+	Action  string    `gorm:"type:text;not null;check:user_events_action_check,action IN ('created', 'updated', 'deleted', 'restored')"`
+	Changes Changes   `gorm:"type:jsonb;not null;default:'{}'"`
+	At      time.Time `gorm:"type:timestamptz;not null;index:user_events_user_id_at_id_idx,priority:2,sort:desc"`
+}
+
+// Changes is what an event records: the created user's fields, or each changed field's
+// "from" and "to". Stored as jsonb.
+type Changes map[string]any
+
+// Value encodes c as JSON text for the jsonb column.
+func (c Changes) Value() (driver.Value, error) {
+	if c == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(map[string]any(c))
+	if err != nil {
+		return nil, fmt.Errorf("users: encode event changes: %w", err)
+	}
+	return string(b), nil
+}
+
+// Scan decodes the jsonb column.
+func (c *Changes) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("users: event changes: cannot scan %T", src)
+	}
+	return json.Unmarshal(b, (*map[string]any)(c))
+}
+
+// TableName pins the table name the migrations created.
+func (Event) TableName() string { return "user_events" }

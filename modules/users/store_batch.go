@@ -1,0 +1,94 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"usersvc/platform/apperr"
+)
+
+// errBatchConflict carries which item of a batch conflicted out of the transaction.
+type errBatchConflict struct {
+	index int
+	field string
+}
+
+func (e *errBatchConflict) Error() string {
+	return fmt.Sprintf("users[%d]: %s is already taken", e.index, e.field)
+}
+
+// RegisterBatch implements Repository. All rows go in one multi-row INSERT … ON CONFLICT DO
+// NOTHING: rows that would break a unique index (against stored users or earlier items of the
+// batch) are skipped rather than failing the statement, so the first missing row names the
+// first conflicting item; then the transaction is rolled back and nothing is stored.
+func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, error) {
+	now := s.now()
+	users := make([]User, len(rs))
+	for i, r := range rs {
+		u, err := s.newUser(r, now)
+		if err != nil {
+			return nil, err
+		}
+		users[i] = u
+	}
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&users)
+		if res.Error != nil {
+			return res.Error
+		}
+		if int(res.RowsAffected) < len(users) {
+			return findBatchConflict(tx, users)
+		}
+		events := make([]Event, len(users))
+		for i := range users {
+			events[i] = createdEvent(&users[i])
+		}
+		return tx.Create(&events).Error
+	})
+	var conflict *errBatchConflict
+	switch {
+	case errors.As(err, &conflict):
+		return nil, apperr.Conflict("%s", conflict.Error())
+	case err != nil:
+		return nil, fmt.Errorf("users: register batch: %w", err)
+	}
+	return users, nil
+}
+
+// findBatchConflict finds the first item that was not inserted and which of its fields
+// collided: the username when a live user (stored before, or an earlier item) has it.
+func findBatchConflict(tx *gorm.DB, users []User) error {
+	ids := make([]uuid.UUID, len(users))
+	for i := range users {
+		ids[i] = users[i].ID
+	}
+	var inserted []uuid.UUID
+	if err := tx.Model(&User{}).Where("id IN ?", ids).Pluck("id", &inserted).Error; err != nil {
+		return err
+	}
+	in := make(map[uuid.UUID]bool, len(inserted))
+	for _, id := range inserted {
+		in[id] = true
+	}
+	for i := range users {
+		if in[users[i].ID] {
+			continue
+		}
+		var n int64
+		err := tx.Model(&User{}).Where("lower(username) = ?", asciiLower(users[i].Username)).Count(&n).Error
+		if err != nil {
+			return err
+		}
+		field := "email"
+		if n > 0 {
+			field = "username"
+		}
+		return &errBatchConflict{index: i, field: field}
+	}
+	return fmt.Errorf("users: batch inserted fewer rows than given, yet every row is present")
+}

@@ -1,0 +1,90 @@
+// Package db opens PostgreSQL through GORM and pgx and holds the database helpers every module
+// shares: pool settings, soft-delete scopes, keyset pagination and the transaction runner.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+)
+
+// Config is what Open needs; app/ fills it from the service configuration.
+type Config struct {
+	URL                string
+	ApplicationName    string        // shown in pg_stat_activity, so the server can attribute work
+	StatementTimeout   time.Duration // server-side bound on every statement; 0 disables it
+	MaxOpenConns       int
+	MaxIdleConns       int
+	ConnMaxLifetime    time.Duration
+	ConnMaxIdleTime    time.Duration
+	ConnectTimeout     time.Duration // bound on the startup ping
+	SlowQueryThreshold time.Duration // queries slower than this are logged at warn
+}
+
+// Open connects, applies the pool settings and pings within cfg.ConnectTimeout. The error
+// names host, port and database so an operator can tell which server was meant.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*gorm.DB, error) {
+	pgxCfg, err := pgx.ParseConfig(cfg.URL)
+	if err != nil {
+		// The parse error may echo the URL, password included; keep only that it failed.
+		return nil, fmt.Errorf("db: database url is not a valid PostgreSQL connection string")
+	}
+	where := fmt.Sprintf("host=%s port=%d database=%s", pgxCfg.Host, pgxCfg.Port, pgxCfg.Database)
+	// Runtime parameters travel in the startup packet, so every pooled connection gets them
+	// without an extra round trip and a reset connection cannot lose them.
+	if cfg.ApplicationName != "" {
+		pgxCfg.RuntimeParams["application_name"] = cfg.ApplicationName
+	}
+	pgxCfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	if cfg.ConnectTimeout > 0 {
+		pgxCfg.ConnectTimeout = cfg.ConnectTimeout
+	}
+
+	sqlDB := stdlib.OpenDB(*pgxCfg)
+	applyPool(sqlDB, cfg)
+
+	gdb, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		TranslateError: true,
+		// Our own ping below is bounded by ConnectTimeout and names the server; GORM's is neither.
+		DisableAutomaticPing: true,
+		Logger:               NewLogger(logger, cfg.SlowQueryThreshold),
+		// UTC with microseconds: what timestamptz stores, so values read back compare equal.
+		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	})
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("db: open %s: %w", where, err)
+	}
+
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("db: cannot reach PostgreSQL at %s within %s: %w", where, cfg.ConnectTimeout, err)
+	}
+	return gdb, nil
+}
+
+func applyPool(sqlDB *sql.DB, cfg Config) {
+	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	sqlDB.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
+}
+
+// Close closes the pool under gdb.
+func Close(gdb *gorm.DB) error {
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return fmt.Errorf("db: close: %w", err)
+	}
+	return sqlDB.Close()
+}

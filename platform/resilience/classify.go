@@ -1,0 +1,132 @@
+// Package resilience decides how the service reacts to database failures. Classify is the only
+// place in the code base that knows SQLSTATEs and pgx's error shapes; everything else asks it.
+package resilience
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// Class says what kind of failure an error is, and so whether retrying can help.
+type Class int
+
+const (
+	// ClassNone: no error.
+	ClassNone Class = iota
+	// ClassOther: an unexpected error (a bug, a schema mismatch); never retried, answered 500.
+	ClassOther
+	// ClassClient: the request is at fault (not found, unique/foreign-key/check violation,
+	// bad value); never retried, never counted against the database.
+	ClassClient
+	// ClassContention: the database is healthy but two transactions collided
+	// (40001 serialization failure, 40P01 deadlock, 55P03 lock not available); retrying the
+	// whole transaction is correct.
+	ClassContention
+	// ClassUnavailable: the database or the path to it is down or refusing work (connect
+	// errors, admin shutdown, too many connections, a dropped connection). A write that got
+	// this may or may not have committed.
+	ClassUnavailable
+	// ClassTimeout: a statement or our own deadline ran out (57014, context deadline).
+	ClassTimeout
+	// ClassCallerGone: the request's context was cancelled; stop, never retry, never count.
+	ClassCallerGone
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassNone:
+		return "none"
+	case ClassClient:
+		return "client"
+	case ClassContention:
+		return "contention"
+	case ClassUnavailable:
+		return "unavailable"
+	case ClassTimeout:
+		return "timeout"
+	case ClassCallerGone:
+		return "caller_gone"
+	default:
+		return "other"
+	}
+}
+
+// SQLSTATEs by class. See https://www.postgresql.org/docs/current/errcodes-appendix.html.
+var sqlStateClass = map[string]Class{
+	"40001": ClassContention,  // serialization_failure
+	"40P01": ClassContention,  // deadlock_detected
+	"55P03": ClassContention,  // lock_not_available
+	"57P01": ClassUnavailable, // admin_shutdown (backend terminated)
+	"57P02": ClassUnavailable, // crash_shutdown
+	"57P03": ClassUnavailable, // cannot_connect_now (starting up / shutting down)
+	"53300": ClassUnavailable, // too_many_connections
+	"57014": ClassTimeout,     // query_canceled (statement_timeout)
+	"23505": ClassClient,      // unique_violation
+	"23503": ClassClient,      // foreign_key_violation
+	"23514": ClassClient,      // check_violation
+	"23502": ClassClient,      // not_null_violation
+	"22001": ClassClient,      // string_data_right_truncation
+	"22P02": ClassClient,      // invalid_text_representation
+}
+
+// Classify sorts err into a Class. It unwraps with errors.As/errors.Is only, so the caller must
+// hand it the error of the statement that failed (GORM flattens a second error into text).
+func Classify(err error) Class {
+	if err == nil {
+		return ClassNone
+	}
+	if errors.Is(err, context.Canceled) {
+		return ClassCallerGone
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ClassClient
+	}
+	// A server error wins over the wrappers around it: a ConnectError carrying 53300 is
+	// "too many connections", not a generic connect failure.
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if c, ok := sqlStateClass[pgErr.Code]; ok {
+			return c
+		}
+		if len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" { // connection_exception
+			return ClassUnavailable
+		}
+		return ClassOther
+	}
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return ClassTimeout
+	}
+	if isConnectionLoss(err) {
+		return ClassUnavailable
+	}
+	return ClassOther
+}
+
+// isConnectionLoss recognises the shapes a lost or refused connection takes in pgx: never a
+// class-08 SQLSTATE, but connect errors, EOFs, resets and "conn closed".
+func isConnectionLoss(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &connectErr),
+		errors.Is(err, pgconn.ErrConnClosed),
+		errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE),
+		errors.As(err, &opErr),
+		errors.As(err, &netErr):
+		return true
+	}
+	return false
+}

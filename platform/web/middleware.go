@@ -1,0 +1,43 @@
+package web
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// RequestID returns the id of the request, as echoed in X-Request-ID.
+func RequestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// Stack is the middleware every route gets, outermost first: request id (so every later
+// log line has it), access log (sees the final status), recover (turns a panic into a 500
+// through the error handler), body limit (413 before a handler reads too much), and a
+// per-request deadline that database calls inherit.
+func Stack(log *slog.Logger, bodyLimit string, requestTimeout time.Duration) []echo.MiddlewareFunc {
+	return []echo.MiddlewareFunc{
+		middleware.RequestID(),
+		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+			LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true,
+			LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, HandleError: true,
+			LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+				log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+					slog.String("request_id", v.RequestID),
+					slog.String("method", v.Method),
+					slog.String("path", v.URIPath),
+					slog.String("route", c.Path()),
+					slog.Int("status", v.Status),
+					slog.Duration("latency", v.Latency),
+					slog.Int64("bytes_out", v.ResponseSize),
+					slog.String("remote_ip", v.RemoteIP))
+				return nil
+			},
+		}),
+		middleware.Recover(),
+		middleware.BodyLimit(bodyLimit),
+		middleware.ContextTimeout(requestTimeout),
+	}
+}
