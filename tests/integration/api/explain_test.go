@@ -1,0 +1,130 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"usersvc/tests/testapp"
+)
+
+// statementLog records the SQL and arguments of every query the app sends through GORM.
+type statementLog struct {
+	mu   sync.Mutex
+	sqls []string
+	args [][]any
+}
+
+func (l *statementLog) record(db *gorm.DB) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sqls = append(l.sqls, db.Statement.SQL.String())
+	l.args = append(l.args, append([]any(nil), db.Statement.Vars...))
+}
+
+// last returns the last recorded statement that contains fragment.
+func (l *statementLog) last(t *testing.T, fragment string) (string, []any) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.sqls) - 1; i >= 0; i-- {
+		if strings.Contains(l.sqls[i], fragment) {
+			return l.sqls[i], l.args[i]
+		}
+	}
+	t.Fatalf("no statement containing %q was sent", fragment)
+	return "", nil
+}
+
+// TestQueriesUseTheirIndexes sends each list, lookup, events and stats request to a server
+// whose tables hold enough rows for the planner to care, captures the SQL the app really sent,
+// and checks with EXPLAIN that PostgreSQL answers it from the intended index, not a scan of
+// the whole table.
+func TestQueriesUseTheirIndexes(t *testing.T) {
+	s, err := testapp.Start("explain", testapp.Options{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	seedLarge(t, s)
+
+	var log statementLog
+	require.NoError(t, s.DB.Callback().Query().After("gorm:query").Register("test:record", log.record))
+	require.NoError(t, s.DB.Callback().Row().After("gorm:row").Register("test:record_row", log.record))
+
+	var anyUser struct{ ID, Username, Email string }
+	require.NoError(t, s.DB.Raw("SELECT id::text, username, email FROM users WHERE username = 'seed_012345'").Scan(&anyUser).Error)
+	cursorPage := s.Do(t, http.MethodGet, "/api/v1/users?limit=2&sort=username&q=seed_01", nil)
+	var page userPage
+	cursorPage.JSON(t, &page)
+	require.NotNil(t, page.NextCursor)
+
+	cases := []struct {
+		name, path, fragment string
+		indexes              []string
+	}{
+		{"first page by created_at", "/api/v1/users", "ORDER BY created_at ASC", []string{"users_created_at_id_idx"}},
+		{"first page newest first", "/api/v1/users?sort=-created_at", "ORDER BY created_at DESC", []string{"users_created_at_id_idx"}},
+		{"page by username", "/api/v1/users?sort=username&state=all", "ORDER BY lower(username) ASC", []string{"users_username_lower_id_idx"}},
+		{"next page by username", "/api/v1/users?limit=2&sort=username&q=seed_01&cursor=" + *page.NextCursor, "(lower(username), id) >", []string{"users_username_lower"}},
+		// Live users: the partial unique indexes hold exactly the live rows.
+		{"prefix search", "/api/v1/users?q=seed_0123", "lower(email) >=", []string{"users_username_lower_key", "users_email_lower_key"}},
+		{"prefix search across states", "/api/v1/users?q=seed_0123&state=all", "lower(email) >=", []string{"users_username_lower_id_idx", "users_email_lower_id_idx"}},
+		{"username lookup", "/api/v1/users?username=SEED_012345", "lower(username) =", []string{"users_username_lower_key"}},
+		{"email lookup", "/api/v1/users?email=" + strings.ToUpper(anyUser.Email), "lower(email) =", []string{"users_email_lower_key"}},
+		{"email lookup across states", "/api/v1/users?state=all&email=" + anyUser.Email, "lower(email) =", []string{"users_email_lower_id_idx"}},
+		{"get by id", "/api/v1/users/" + anyUser.ID, "WHERE id = ", []string{"users_pkey"}},
+		{"events of a user", "/api/v1/users/" + anyUser.ID + "/events", "FROM \"user_events\"", []string{"user_events_user_id_at_id_idx"}},
+		{"registrations per day", "/api/v1/users/stats", "generate_series", []string{"users_created_at_id_idx"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := s.Do(t, http.MethodGet, tc.path, nil)
+			require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+			sql, args := log.last(t, tc.fragment)
+			plan := explain(t, s, sql, args)
+			for _, index := range tc.indexes {
+				assert.Contains(t, plan, `"Index Name": "`+index, "plan of %s:\n%s", sql, plan)
+			}
+			assert.NotContains(t, plan, `"Seq Scan"`, "plan of %s:\n%s", sql, plan)
+		})
+	}
+}
+
+// explain returns the JSON plan PostgreSQL chooses for sql with args.
+func explain(t *testing.T, s *testapp.Server, sql string, args []any) string {
+	t.Helper()
+	sqlDB, err := s.DB.DB()
+	require.NoError(t, err)
+	var raw []byte
+	require.NoError(t, sqlDB.QueryRowContext(context.Background(), "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&raw))
+	var pretty any
+	require.NoError(t, json.Unmarshal(raw, &pretty))
+	out, _ := json.MarshalIndent(pretty, "", " ")
+	return string(out)
+}
+
+// seedLarge stores 50,000 users over two years (a tenth deleted) and 150,000 events, then
+// refreshes the planner's statistics.
+func seedLarge(t *testing.T, s *testapp.Server) {
+	t.Helper()
+	for _, stmt := range []string{
+		`INSERT INTO users (id, username, email, full_name, version, created_at, updated_at, deleted_at)
+		 SELECT gen_random_uuid(), format('seed_%s', lpad(i::text, 6, '0')), format('seed_%s@example.com', lpad(i::text, 6, '0')),
+		        'Seed ' || i, 1, now() - (i || ' minutes')::interval * 21, now(),
+		        CASE WHEN i % 10 = 0 THEN now() END
+		 FROM generate_series(1, 50000) AS i`,
+		`INSERT INTO user_events (user_id, action, changes, at)
+		 SELECT u.id, 'updated', '{}', u.created_at + (k || ' hours')::interval
+		 FROM users u CROSS JOIN generate_series(1, 3) AS k`,
+		`ANALYZE users`,
+		`ANALYZE user_events`,
+	} {
+		require.NoError(t, s.DB.Exec(stmt).Error)
+	}
+}
