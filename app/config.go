@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"time"
 
@@ -117,6 +118,7 @@ func LoadConfig(path string, environ []string) (Config, error) {
 	var cfg Config
 	err = k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			durationNeedsUnit,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(",")),
 		ErrorUnused:      true, // a misspelt key is an error, not a silently ignored setting
@@ -131,6 +133,18 @@ func LoadConfig(path string, environ []string) (Config, error) {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return cfg, nil
+}
+
+// durationNeedsUnit rejects a bare number for a duration key: YAML reads `shutdown_grace: 10`
+// as an integer, which would otherwise decode silently as 10 nanoseconds. Zero stays allowed.
+func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() || from.Kind() == reflect.String {
+		return data, nil
+	}
+	if v := reflect.ValueOf(data); v.IsValid() && v.IsZero() {
+		return data, nil
+	}
+	return nil, fmt.Errorf("must be a duration with a unit, like 5s or 500ms, got %v", data)
 }
 
 // winningEnv returns the conventional variables that override every other layer.
