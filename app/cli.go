@@ -57,7 +57,7 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		err = cfg.ValidateServe()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "server: %v\n", err)
+		fail(stderr, err)
 		return ExitUsage
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -163,9 +163,10 @@ func usageError(stderr io.Writer, msg string) int {
 	return ExitUsage
 }
 
-// fail prints the error on one line: it is what an operator reads first.
+// fail prints the error on one line (it is what an operator reads first, and what log
+// collectors keep together) and returns ExitFailure.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "server: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	fmt.Fprintf(stderr, "server: %s\n", strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " "))
 	return ExitFailure
 }
 

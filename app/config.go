@@ -129,6 +129,7 @@ func LoadConfig(path string, environ []string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	cfg.Auth.Tokens = cleanTokens(cfg.Auth.Tokens)
 	if err := cfg.validate(); err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -158,13 +159,18 @@ func winningEnv(environ []string) map[string]any {
 		case "HTTP_ADDR":
 			out["http.addr"] = value
 		case "API_TOKENS":
-			var tokens []string
-			for _, t := range strings.Split(value, ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					tokens = append(tokens, t)
-				}
-			}
-			out["auth.tokens"] = tokens
+			out["auth.tokens"] = strings.Split(value, ",")
+		}
+	}
+	return out
+}
+
+// cleanTokens trims tokens and drops empty ones, whichever layer they came from.
+func cleanTokens(tokens []string) []string {
+	out := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
 		}
 	}
 	return out

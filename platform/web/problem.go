@@ -25,6 +25,9 @@ type Problem struct {
 // ContentTypeProblem is the media type of Problem bodies.
 const ContentTypeProblem = "application/problem+json"
 
+// StatusClientClosedRequest is logged for requests whose client went away first.
+const StatusClientClosedRequest = 499
+
 // RetryAfterSeconds is sent with every 503 so clients back off instead of hammering.
 const RetryAfterSeconds = 1
 
@@ -53,8 +56,14 @@ func statusOf(err error) int {
 // logged once, with the request id, and the client only learns "internal error".
 func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
-		if c.Response().Committed || errors.Is(err, context.Canceled) {
-			return // answered already, or the client has gone and nobody reads the answer
+		if c.Response().Committed {
+			return
+		}
+		if errors.Is(err, context.Canceled) {
+			// The client has gone and nobody reads an answer; record 499 (nginx's "client
+			// closed request") for the access log instead of a 200 that never happened.
+			c.Response().Status = StatusClientClosedRequest
+			return
 		}
 		status := statusOf(err)
 		p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detailOf(err, status)}
