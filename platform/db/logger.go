@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"gorm.io/gorm"
@@ -49,18 +50,27 @@ func (l *Logger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, 
 	return sql, nil
 }
 
+// markedPlaceholder is how GORM renders "$1" when ParamsFilter withheld the values: "$1$".
+var markedPlaceholder = regexp.MustCompile(`\$(\d+)\$`)
+
+// statement returns the SQL as sent, with plain $n placeholders, and the rows affected.
+func statement(fc func() (string, int64)) (string, int64) {
+	sql, rows := fc()
+	return markedPlaceholder.ReplaceAllString(sql, "$$$1"), rows
+}
+
 // Trace is called after every statement.
 func (l *Logger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
 	elapsed := time.Since(begin)
 	switch {
 	case l.slow > 0 && elapsed > l.slow:
-		sql, rows := fc()
+		sql, rows := statement(fc)
 		l.log.WarnContext(ctx, "slow query", "elapsed", elapsed, "threshold", l.slow, "rows", rows, "sql", sql)
 	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && l.log.Enabled(ctx, slog.LevelDebug):
-		sql, rows := fc()
+		sql, rows := statement(fc)
 		l.log.DebugContext(ctx, "query failed", "elapsed", elapsed, "rows", rows, "sql", sql, "err", err)
 	case l.log.Enabled(ctx, slog.LevelDebug):
-		sql, rows := fc()
+		sql, rows := statement(fc)
 		l.log.DebugContext(ctx, "query", "elapsed", elapsed, "rows", rows, "sql", sql)
 	}
 }
