@@ -11,8 +11,10 @@ import (
 	"gorm.io/gorm"
 )
 
-// lockKey identifies our migration lock among PostgreSQL advisory locks ("usersvc" in ASCII).
-const lockKey int64 = 0x7573657273766300
+// LockKey identifies our migration lock among PostgreSQL advisory locks ("usersvc" in ASCII).
+// It is a session-level lock scoped to the current database; exported so tests (and an
+// operator's psql session) can hold it.
+const LockKey int64 = 0x7573657273766300
 
 // ErrLockTimeout means another process held the migration lock for longer than the timeout.
 var ErrLockTimeout = errors.New("migrations: timed out waiting for the migration lock (another instance is migrating)")
@@ -40,19 +42,22 @@ func acquire(ctx context.Context, conn *gorm.DB, timeout time.Duration) error {
 	wait := 50 * time.Millisecond
 	for {
 		var got bool
-		if err := conn.Raw("SELECT pg_try_advisory_lock(?)", lockKey).Scan(&got).Error; err != nil {
+		if err := conn.Raw("SELECT pg_try_advisory_lock(?)", LockKey).Scan(&got).Error; err != nil {
 			return fmt.Errorf("migrations: take lock: %w", err)
 		}
 		if got {
 			return nil
 		}
-		if time.Now().Add(wait).After(deadline) {
+		// Sleep at most until the deadline and try once more there, so the whole timeout is
+		// waited even when the next backoff step would overshoot it.
+		left := time.Until(deadline)
+		if left <= 0 {
 			return fmt.Errorf("%w: waited %s", ErrLockTimeout, timeout)
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("migrations: take lock: %w", ctx.Err())
-		case <-time.After(wait):
+		case <-time.After(min(wait, left)):
 		}
 		wait = min(wait*2, time.Second)
 	}
@@ -61,7 +66,7 @@ func acquire(ctx context.Context, conn *gorm.DB, timeout time.Duration) error {
 // release unlocks; if that fails the connection is discarded instead of going back to the
 // pool, because a pooled connection still holding the lock would block every later run.
 func release(ctx context.Context, conn *gorm.DB) {
-	err := conn.WithContext(context.WithoutCancel(ctx)).Exec("SELECT pg_advisory_unlock(?)", lockKey).Error
+	err := conn.WithContext(context.WithoutCancel(ctx)).Exec("SELECT pg_advisory_unlock(?)", LockKey).Error
 	if err == nil {
 		return
 	}
