@@ -67,6 +67,7 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 		migrator: migrations.NewRunner(gdb, plan, migrations.Options{
 			LockTimeout:      cfg.Migrations.LockTimeout,
 			StatementTimeout: cfg.Migrations.StatementTimeout,
+			DDLLockTimeout:   cfg.Migrations.DDLLockTimeout,
 			Logger:           log,
 		})}
 	a.echo = a.routes()

@@ -110,13 +110,13 @@ func migrateCommand(args []string) (runFunc, error) {
 	case args[0] == "up" && !*all:
 		return func(ctx context.Context, a *App, out io.Writer) error {
 			done, err := a.Migrator().Up(ctx, *to)
-			report(out, "applied", done)
+			report(out, "applied", done, err)
 			return err
 		}, nil
 	case args[0] == "down" && !(*all && *to != ""):
 		return func(ctx context.Context, a *App, out io.Writer) error {
 			done, err := a.Migrator().Down(ctx, *to, *all)
-			report(out, "rolled back", done)
+			report(out, "rolled back", done, err)
 			return err
 		}, nil
 	case args[0] == "status" && !*all && *to == "":
@@ -126,8 +126,9 @@ func migrateCommand(args []string) (runFunc, error) {
 	}
 }
 
-func report(out io.Writer, verb string, ids []string) {
-	if len(ids) == 0 {
+// report lists what a run did; "nothing" only when it succeeded with nothing to do.
+func report(out io.Writer, verb string, ids []string, err error) {
+	if len(ids) == 0 && err == nil {
 		fmt.Fprintf(out, "nothing %s\n", verb)
 	}
 	for _, id := range ids {

@@ -68,6 +68,7 @@ type MigrationsConfig struct {
 	Auto             bool          `koanf:"auto"`
 	LockTimeout      time.Duration `koanf:"lock_timeout"`
 	StatementTimeout time.Duration `koanf:"statement_timeout"`
+	DDLLockTimeout   time.Duration `koanf:"ddl_lock_timeout"`
 }
 
 // AuthConfig configures bearer-token authentication of /api routes.
@@ -209,6 +210,7 @@ func (c *Config) validate() error {
 		{"database.slow_query_threshold", c.Database.SlowQueryThreshold, 0},
 		{"migrations.lock_timeout", c.Migrations.LockTimeout, 1},
 		{"migrations.statement_timeout", c.Migrations.StatementTimeout, 0},
+		{"migrations.ddl_lock_timeout", c.Migrations.DDLLockTimeout, 0},
 	} {
 		if d.val < d.min {
 			bad(d.key, "must be a duration of at least %s, got %s", d.min, d.val)

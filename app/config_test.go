@@ -71,7 +71,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 			MaxOpenConns: 8, MaxIdleConns: 8, ConnMaxLifetime: 30 * time.Minute,
 			ConnMaxIdleTime: 5 * time.Minute, SlowQueryThreshold: 200 * time.Millisecond,
 		},
-		Migrations: MigrationsConfig{Auto: true, LockTimeout: time.Minute},
+		Migrations: MigrationsConfig{Auto: true, LockTimeout: time.Minute, DDLLockTimeout: 10 * time.Second},
 	}
 	if len(cfg.Auth.Tokens) != 0 {
 		t.Errorf("auth.tokens = %q; want none by default", cfg.Auth.Tokens)

@@ -33,7 +33,10 @@ type Options struct {
 	// StatementTimeout bounds each statement of a migration (SET LOCAL statement_timeout);
 	// 0 means none, so a long index build is not cut by the service's request-sized timeout.
 	StatementTimeout time.Duration
-	Logger           *slog.Logger
+	// DDLLockTimeout bounds how long a migration statement waits for a table lock
+	// (SET LOCAL lock_timeout); 0 means no limit.
+	DDLLockTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // Runner applies and rolls back an ordered list of migrations.
@@ -152,9 +155,15 @@ func (r *Runner) prepare(conn *gorm.DB) (map[string]time.Time, error) {
 			return nil, fmt.Errorf("migrations: create bookkeeping tables: %w", err)
 		}
 	}
-	applied, unknown, err := r.read(conn)
+	applied, err := readApplied(conn, true)
 	if err != nil {
 		return nil, err
+	}
+	var unknown []string
+	for _, st := range r.statuses(applied) {
+		if !st.Known {
+			unknown = append(unknown, st.ID)
+		}
 	}
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("%w: %s (upgrade the binary, or roll back with the newer one)", ErrUnknownMigrations, strings.Join(unknown, ", "))
@@ -173,7 +182,9 @@ func (r *Runner) apply(conn *gorm.DB, m *gormigrate.Migration) error {
 		if err := gormigrate.New(tx, gormigrateOptions, r.list).MigrateTo(m.ID); err != nil {
 			return err
 		}
-		return tx.Exec(`INSERT INTO `+historyTable+` (id, applied_at) VALUES (?, now())`, m.ID).Error
+		// A row may survive from a rollback done outside this runner: overwrite it.
+		return tx.Exec(`INSERT INTO `+historyTable+` (id, applied_at) VALUES (?, now())
+			ON CONFLICT (id) DO UPDATE SET applied_at = excluded.applied_at`, m.ID).Error
 	})
 	if err != nil {
 		return fmt.Errorf("migrations: apply %s: %w", m.ID, err)
@@ -198,7 +209,12 @@ func (r *Runner) rollback(conn *gorm.DB, m *gormigrate.Migration) error {
 	return nil
 }
 
+// limitStatements bounds the migration's statements. lock_timeout matters most: DDL waiting
+// for a table lock behind a long transaction makes every later query of that table queue
+// behind it, so a migration that cannot get its lock soon fails instead of stalling traffic.
 func (r *Runner) limitStatements(tx *gorm.DB) error {
-	ms := r.opts.StatementTimeout.Milliseconds()
-	return tx.Exec(fmt.Sprintf("SET LOCAL statement_timeout = %d", ms)).Error
+	if err := tx.Exec(fmt.Sprintf("SET LOCAL statement_timeout = %d", r.opts.StatementTimeout.Milliseconds())).Error; err != nil {
+		return err
+	}
+	return tx.Exec(fmt.Sprintf("SET LOCAL lock_timeout = %d", r.opts.DDLLockTimeout.Milliseconds())).Error
 }

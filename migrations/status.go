@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,15 +21,15 @@ type Status struct {
 // applied. It reads only: a database never migrated shows everything pending.
 func (r *Runner) Status(ctx context.Context) ([]Status, error) {
 	conn := r.db.WithContext(ctx)
-	exists, err := tablesExist(conn)
-	if err != nil || !exists {
-		return r.statuses(nil, nil), err
+	hasIDs, hasHistory, err := tablesExist(conn)
+	if err != nil || !hasIDs {
+		return r.statuses(nil), err
 	}
-	applied, unknown, err := r.read(conn)
+	applied, err := readApplied(conn, hasHistory)
 	if err != nil {
 		return nil, err
 	}
-	return r.statuses(applied, unknown), nil
+	return r.statuses(applied), nil
 }
 
 // Pending counts known migrations not yet applied, for the readiness check.
@@ -46,61 +47,69 @@ func (r *Runner) Pending(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (r *Runner) statuses(applied map[string]time.Time, unknown []string) []Status {
-	out := make([]Status, 0, len(r.list)+len(unknown))
+// statuses merges the applied IDs (with when, zero if unrecorded) into the known list.
+func (r *Runner) statuses(applied map[string]time.Time) []Status {
+	out := make([]Status, 0, len(r.list)+len(applied))
+	known := map[string]bool{}
 	for _, m := range r.list {
-		s := Status{ID: m.ID, Known: true}
-		if at, ok := applied[m.ID]; ok {
-			s.Applied = true
-			if !at.IsZero() {
-				s.AppliedAt = &at
-			}
-		}
-		out = append(out, s)
+		known[m.ID] = true
+		out = append(out, status(m.ID, true, applied))
 	}
+	var unknown []string
+	for id := range applied {
+		if !known[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	sort.Strings(unknown)
 	for _, id := range unknown {
-		out = append(out, Status{ID: id, Applied: true})
+		out = append(out, status(id, false, applied))
 	}
 	return out
 }
 
-func tablesExist(conn *gorm.DB) (bool, error) {
-	var n int
-	err := conn.Raw(`SELECT count(*) FROM unnest(ARRAY[?, ?]::text[]) t WHERE to_regclass(t) IS NOT NULL`,
-		idsTable, historyTable).Scan(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("migrations: status: %w", err)
+func status(id string, known bool, applied map[string]time.Time) Status {
+	s := Status{ID: id, Known: known}
+	if at, ok := applied[id]; ok {
+		s.Applied = true
+		if !at.IsZero() {
+			s.AppliedAt = &at
+		}
 	}
-	return n == 2, nil
+	return s
 }
 
-// read returns when each known applied migration was applied (zero time when unrecorded) and
-// the applied IDs this binary does not know, in ID order.
-func (r *Runner) read(conn *gorm.DB) (map[string]time.Time, []string, error) {
+// tablesExist reports whether gormigrate's table and our history table exist. A database
+// migrated by plain gormigrate has only the first; its migrations count as applied.
+func tablesExist(conn *gorm.DB) (ids, history bool, err error) {
+	err = conn.Raw(`SELECT to_regclass(?) IS NOT NULL, to_regclass(?) IS NOT NULL`, idsTable, historyTable).
+		Row().Scan(&ids, &history)
+	if err != nil {
+		return false, false, fmt.Errorf("migrations: status: %w", err)
+	}
+	return ids, history, nil
+}
+
+// readApplied returns every applied ID, known or not, with when it was applied (zero time
+// when unrecorded).
+func readApplied(conn *gorm.DB, withHistory bool) (map[string]time.Time, error) {
+	query := `SELECT id, NULL::timestamptz AS applied_at FROM ` + idsTable
+	if withHistory {
+		query = `SELECT m.id, h.applied_at FROM ` + idsTable + ` m LEFT JOIN ` + historyTable + ` h USING (id)`
+	}
 	var rows []struct {
 		ID        string
 		AppliedAt *time.Time
 	}
-	err := conn.Raw(`SELECT m.id, h.applied_at FROM ` + idsTable + ` m
-		LEFT JOIN ` + historyTable + ` h USING (id) ORDER BY m.id`).Scan(&rows).Error
-	if err != nil {
-		return nil, nil, fmt.Errorf("migrations: read applied: %w", err)
+	if err := conn.Raw(query).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("migrations: read applied: %w", err)
 	}
-	known := map[string]bool{}
-	for _, m := range r.list {
-		known[m.ID] = true
-	}
-	applied := map[string]time.Time{}
-	var unknown []string
+	applied := make(map[string]time.Time, len(rows))
 	for _, row := range rows {
-		switch {
-		case !known[row.ID]:
-			unknown = append(unknown, row.ID)
-		case row.AppliedAt != nil:
+		applied[row.ID] = time.Time{}
+		if row.AppliedAt != nil {
 			applied[row.ID] = *row.AppliedAt
-		default:
-			applied[row.ID] = time.Time{}
 		}
 	}
-	return applied, unknown, nil
+	return applied, nil
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -83,4 +84,41 @@ func TestUpWaitsForLockHolder(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Up did not proceed within 5s of the lock being released")
 	}
+}
+
+// A migration whose DDL waits for a table lock behind a long transaction gives up after
+// DDLLockTimeout (instead of queueing every later query of that table behind it), leaves
+// nothing half-done, and succeeds once the transaction ends.
+func TestMigrationGivesUpWaitingForATableLock(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	url := newDatabase(t, "ddl_lock")
+	plan := appPlan(t)
+	r := newRunner(t, url, plan, migrations.Options{DDLLockTimeout: 300 * time.Millisecond})
+	_, err := r.Up(ctx, createUsersID)
+	require.NoError(t, err)
+
+	// An open write transaction on users: creating user_events (its foreign key needs a
+	// SHARE ROW EXCLUSIVE lock on users) must wait for it.
+	blocker := connect(t, url)
+	tx, err := blocker.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO users (id, username, email, created_at, updated_at)
+		VALUES (gen_random_uuid(), 'holder', 'holder@example.com', now(), now())`)
+	require.NoError(t, err)
+
+	start := time.Now()
+	_, err = r.Up(ctx, "")
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "55P03", pgErr.Code, "lock_not_available")
+	assert.Less(t, time.Since(start), 5*time.Second)
+	pending, err := r.Pending(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, pending)
+
+	require.NoError(t, tx.Rollback(ctx))
+	applied, err := r.Up(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, []string{createUserEventsID}, applied)
 }

@@ -69,3 +69,30 @@ func TestMigrateUpToUnknownIDFails(t *testing.T) {
 	res = runServer(t, url, "migrate", "down", "--to", missing)
 	requireOneLineFailure(t, res, missing)
 }
+
+// A database migrated by plain gormigrate (its table, not our history table) counts its
+// migrations as applied, for status and readiness as for `migrate up`.
+func TestStatusCountsMigrationsRecordedOnlyByGormigrate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	url := newDatabase(t, "gormigrate_only")
+	r := newApp(t, url).Migrator()
+	_, err := r.Up(ctx, "")
+	require.NoError(t, err)
+	conn := connect(t, url)
+	_, err = conn.Exec(ctx, `DROP TABLE schema_migrations_history`)
+	require.NoError(t, err)
+
+	pending, err := r.Pending(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, pending)
+	st, err := r.Status(ctx)
+	require.NoError(t, err)
+	for _, s := range st {
+		assert.True(t, s.Applied, s.ID)
+		assert.Nil(t, s.AppliedAt, "%s: when is unknown", s.ID)
+	}
+	applied, err := r.Up(ctx, "")
+	require.NoError(t, err)
+	assert.Empty(t, applied)
+}
