@@ -5,14 +5,11 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
+
+	"usersvc/tests/testbin"
 )
 
 // binary is the path of the server binary built by TestMain.
@@ -29,38 +26,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "server")
-	if err := build(binary); err != nil {
+	if binary, err = testbin.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
-}
-
-// build compiles ./cmd/server from the module root into out.
-func build(out string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/server")
-	cmd.Dir = root
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/server: %v\n%s", err, msg)
-	}
-	return nil
-}
-
-func moduleRoot(ctx context.Context) (string, error) {
-	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	path := strings.TrimSpace(string(gomod))
-	if path == "" || path == os.DevNull {
-		return "", fmt.Errorf("go env GOMOD: not inside a module")
-	}
-	return filepath.Dir(path), nil
 }
