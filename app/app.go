@@ -16,6 +16,7 @@ import (
 
 	"usersvc/migrations"
 	"usersvc/platform/db"
+	"usersvc/platform/resilience"
 	"usersvc/platform/web"
 )
 
@@ -33,7 +34,8 @@ type App struct {
 //
 //	HTTP: request id → access log → recover → body limit → request deadline → auth (/api)
 //	      → module handler
-//	data: module repository → db.Runner (transactions; maps unavailability to 503) → GORM → pgx
+//	data: module repository → db.Runner (transactions, retried on contention; maps
+//	      unavailability to 503) → GORM → pgx
 //
 // Close releases what New opened.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
@@ -54,7 +56,11 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	mods := Modules(Deps{DB: db.NewRunner(gdb), Cursors: cursors})
+	r := cfg.Resilience.Retry
+	runner := db.NewRunner(gdb, resilience.RetryPolicy{
+		MaxAttempts: r.MaxAttempts, InitialBackoff: r.InitialBackoff, MaxBackoff: r.MaxBackoff, MaxElapsed: r.MaxElapsed,
+	})
+	mods := Modules(Deps{DB: runner, Cursors: cursors})
 	var lists [][]*gormigrate.Migration
 	for _, m := range mods {
 		lists = append(lists, m.Migrations())
@@ -105,12 +111,12 @@ func (a *App) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = web.ErrorHandler(a.log)
 	e.Use(web.Stack(a.log, strconv.FormatInt(a.cfg.HTTP.BodyLimitBytes, 10), a.cfg.HTTP.RequestTimeout)...)
-	e.GET("/healthz", a.healthz)
-	e.GET("/readyz", a.readyz)
-	api := e.Group("/api/v1")
 	if !a.cfg.Auth.Disabled {
-		api.Use(web.BearerAuth(a.cfg.Auth.Tokens))
+		e.Use(web.BearerAuth("/api/", a.cfg.Auth.Tokens))
 	}
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", a.healthz)
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/readyz", a.readyz)
+	api := e.Group("/api/v1")
 	for _, m := range a.modules {
 		m.Routes(api)
 	}

@@ -30,6 +30,20 @@ type Config struct {
 	Migrations  MigrationsConfig `koanf:"migrations"`
 	Auth        AuthConfig       `koanf:"auth"`
 	Pagination  PaginationConfig `koanf:"pagination"`
+	Resilience  ResilienceConfig `koanf:"resilience"`
+}
+
+// ResilienceConfig configures how database failures are ridden out.
+type ResilienceConfig struct {
+	Retry RetryConfig `koanf:"retry"`
+}
+
+// RetryConfig configures retrying a transaction that collided with another.
+type RetryConfig struct {
+	MaxAttempts    int           `koanf:"max_attempts"`
+	InitialBackoff time.Duration `koanf:"initial_backoff"`
+	MaxBackoff     time.Duration `koanf:"max_backoff"`
+	MaxElapsed     time.Duration `koanf:"max_elapsed"`
 }
 
 // LogConfig configures slog.
@@ -211,6 +225,9 @@ func (c *Config) validate() error {
 		{"migrations.lock_timeout", c.Migrations.LockTimeout, 1},
 		{"migrations.statement_timeout", c.Migrations.StatementTimeout, 0},
 		{"migrations.ddl_lock_timeout", c.Migrations.DDLLockTimeout, 0},
+		{"resilience.retry.initial_backoff", c.Resilience.Retry.InitialBackoff, 1},
+		{"resilience.retry.max_backoff", c.Resilience.Retry.MaxBackoff, 1},
+		{"resilience.retry.max_elapsed", c.Resilience.Retry.MaxElapsed, 1},
 	} {
 		if d.val < d.min {
 			bad(d.key, "must be a duration of at least %s, got %s", d.min, d.val)
@@ -218,6 +235,9 @@ func (c *Config) validate() error {
 	}
 	if c.HTTP.WriteTimeout <= c.HTTP.RequestTimeout {
 		bad("http.write_timeout", "must exceed http.request_timeout (%s), got %s", c.HTTP.RequestTimeout, c.HTTP.WriteTimeout)
+	}
+	if c.Resilience.Retry.MaxAttempts < 1 {
+		bad("resilience.retry.max_attempts", "must be at least 1 (1 disables retrying), got %d", c.Resilience.Retry.MaxAttempts)
 	}
 	if c.HTTP.BodyLimitBytes < 1 {
 		bad("http.body_limit_bytes", "must be positive, got %d", c.HTTP.BodyLimitBytes)

@@ -72,6 +72,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 			ConnMaxIdleTime: 5 * time.Minute, SlowQueryThreshold: 200 * time.Millisecond,
 		},
 		Migrations: MigrationsConfig{Auto: true, LockTimeout: time.Minute, DDLLockTimeout: 10 * time.Second},
+		Resilience: ResilienceConfig{Retry: RetryConfig{
+			MaxAttempts: 3, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxElapsed: 2 * time.Second,
+		}},
 	}
 	if len(cfg.Auth.Tokens) != 0 {
 		t.Errorf("auth.tokens = %q; want none by default", cfg.Auth.Tokens)

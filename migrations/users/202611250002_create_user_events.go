@@ -21,8 +21,9 @@ func createUserEvents() *gormigrate.Migration {
 					changes jsonb NOT NULL DEFAULT '{}',
 					at      timestamptz NOT NULL
 				)`,
-				// A user's events newest first, in keyset pages.
-				`CREATE INDEX user_events_user_id_at_id_idx ON user_events (user_id, at DESC, id DESC)`,
+				// A user's events newest first (by id: commit order of the user's changes), in
+				// keyset pages.
+				`CREATE INDEX user_events_user_id_id_idx ON user_events (user_id, id DESC)`,
 			)
 		},
 		Rollback: func(tx *gorm.DB) error {

@@ -71,6 +71,9 @@ func newPage[T, J any](items []T, next string, conv func(*T) J) pageJSON[J] {
 }
 
 func (h *handlers) register(c echo.Context) error {
+	if _, err := web.Query(c); err != nil {
+		return err
+	}
 	body, err := web.ReadJSON(c)
 	if err != nil {
 		return err
@@ -91,6 +94,9 @@ func (h *handlers) register(c echo.Context) error {
 }
 
 func (h *handlers) registerBatch(c echo.Context) error {
+	if _, err := web.Query(c); err != nil {
+		return err
+	}
 	body, err := web.ReadJSON(c)
 	if err != nil {
 		return err
@@ -129,7 +135,7 @@ func (h *handlers) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := web.Query(c.QueryParams(), "include_deleted")
+	q, err := web.Query(c, "include_deleted")
 	if err != nil {
 		return err
 	}
@@ -165,6 +171,9 @@ func (h *handlers) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := web.Query(c); err != nil {
+		return err
+	}
 	ifVersion, err := web.IfMatch(c.Request().Header.Get("If-Match"))
 	if err != nil {
 		return err
@@ -195,6 +204,9 @@ func (h *handlers) delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := web.Query(c); err != nil {
+		return err
+	}
 	if err := h.repo.Delete(c.Request().Context(), id); err != nil {
 		return err
 	}
@@ -204,6 +216,9 @@ func (h *handlers) delete(c echo.Context) error {
 func (h *handlers) restore(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
+		return err
+	}
+	if _, err := web.Query(c); err != nil {
 		return err
 	}
 	u, err := h.repo.Restore(c.Request().Context(), id)
@@ -218,7 +233,7 @@ func (h *handlers) events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := web.Query(c.QueryParams(), "limit", "cursor")
+	q, err := web.Query(c, "limit", "cursor")
 	if err != nil {
 		return err
 	}
@@ -236,7 +251,7 @@ func (h *handlers) events(c echo.Context) error {
 }
 
 func (h *handlers) stats(c echo.Context) error {
-	if _, err := web.Query(c.QueryParams()); err != nil {
+	if _, err := web.Query(c); err != nil {
 		return err
 	}
 	st, err := h.repo.Stats(c.Request().Context(), statsDays)
@@ -260,7 +275,7 @@ func pathID(c echo.Context) (uuid.UUID, error) {
 }
 
 func parseListQuery(c echo.Context) (ListQuery, error) {
-	q, err := web.Query(c.QueryParams(), "limit", "cursor", "q", "username", "email", "state", "sort")
+	q, err := web.Query(c, "limit", "cursor", "q", "username", "email", "state", "sort")
 	if err != nil {
 		return ListQuery{}, err
 	}

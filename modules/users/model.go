@@ -34,12 +34,12 @@ const (
 // Event is one row of a user's audit trail (user_events), written in the transaction of the
 // change it records.
 type Event struct {
-	ID      int64     `gorm:"type:bigint;primaryKey;autoIncrement;generated:identity always;index:user_events_user_id_at_id_idx,priority:3,sort:desc"`
-	UserID  uuid.UUID `gorm:"type:uuid;not null;index:user_events_user_id_at_id_idx,priority:1"`
+	ID      int64     `gorm:"type:bigint;primaryKey;autoIncrement;generated:identity always;index:user_events_user_id_id_idx,priority:2,sort:desc"`
+	UserID  uuid.UUID `gorm:"type:uuid;not null;index:user_events_user_id_id_idx,priority:1"`
 	User    *User     `gorm:"foreignKey:UserID" json:"-"`
 	Action  string    `gorm:"type:text;not null;check:user_events_action_check,action IN ('created', 'updated', 'deleted', 'restored')"`
 	Changes Changes   `gorm:"type:jsonb;not null;default:'{}'"`
-	At      time.Time `gorm:"type:timestamptz;not null;index:user_events_user_id_at_id_idx,priority:2,sort:desc"`
+	At      time.Time `gorm:"type:timestamptz;not null"`
 }
 
 // Changes is what an event records: the created user's fields, or each changed field's

@@ -98,8 +98,9 @@ func (s *store) Get(ctx context.Context, id uuid.UUID, includeDeleted bool) (*Us
 func (s *store) Update(ctx context.Context, id uuid.UUID, ifVersion int, p Patch) (*User, error) {
 	var u User
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
-		// Lock the row: concurrent updates queue here and then see the new version.
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&u).Error; err != nil {
+		u = User{} // the closure may run again after a retry
+		// Concurrent updates queue on the row lock and then see the new version.
+		if err := lockUser(tx, id, &u, false); err != nil {
 			return err
 		}
 		if ifVersion != 0 && u.Version != ifVersion {
@@ -128,6 +129,16 @@ func (s *store) Update(ctx context.Context, id uuid.UUID, ifVersion int, p Patch
 	return &u, nil
 }
 
+// lockUser reads the user's row with FOR UPDATE. Every change takes this lock before it reads
+// the clock, so the changes of one user happen, are timestamped, and get event ids in the
+// same order. gorm.ErrRecordNotFound when there is no such (live, unless includeDeleted) user.
+func lockUser(tx *gorm.DB, id uuid.UUID, u *User, includeDeleted bool) error {
+	if includeDeleted {
+		tx = tx.Scopes(db.WithDeleted)
+	}
+	return tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(u).Error
+}
+
 // apply sets p's fields on u and returns what changed as {"field": {"from": …, "to": …}}.
 func (p Patch) apply(u *User) Changes {
 	changes := Changes{}
@@ -146,8 +157,11 @@ func (p Patch) apply(u *User) Changes {
 // Delete implements Repository.
 func (s *store) Delete(ctx context.Context, id uuid.UUID) error {
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		// Without deleted rows: deleting twice finds nothing.
+		if err := lockUser(tx, id, &User{}, false); err != nil {
+			return err
+		}
 		now := s.now()
-		// The model's soft-delete scope adds "deleted_at IS NULL": deleting twice matches nothing.
 		res := tx.Model(&User{}).Where("id = ?", id).
 			UpdateColumns(map[string]any{"deleted_at": now, "updated_at": now, "version": gorm.Expr("version + 1")})
 		if res.Error != nil {
@@ -171,6 +185,10 @@ func (s *store) Delete(ctx context.Context, id uuid.UUID) error {
 func (s *store) Restore(ctx context.Context, id uuid.UUID) (*User, error) {
 	var u User
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		u = User{} // the closure may run again after a retry
+		if err := lockUser(tx, id, &User{}, true); err != nil {
+			return err
+		}
 		now := s.now()
 		n, err := db.Restore[User](tx.Where("id = ?", id),
 			map[string]any{"updated_at": now, "version": gorm.Expr("version + 1")})

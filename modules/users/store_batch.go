@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -36,8 +38,12 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 		}
 		users[i] = u
 	}
+	// Inserting in one global order (by lower(username)) makes concurrent batches take the
+	// unique-index locks in the same order, so they queue instead of deadlocking.
+	sorted := slices.Clone(users)
+	slices.SortFunc(sorted, func(a, b User) int { return strings.Compare(asciiLower(a.Username), asciiLower(b.Username)) })
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&users)
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sorted)
 		if res.Error != nil {
 			return res.Error
 		}

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,11 +30,14 @@ var keysets = map[Sort]db.Keyset[User]{
 func createdKey(u *User) []any { return []any{u.CreatedAt, u.ID} }
 func createdTargets() []any    { return []any{new(time.Time), new(uuid.UUID)} }
 
+// eventKeyset orders a user's events newest first by id: ids grow in commit order of the
+// user's changes (each change holds the user's row lock), whatever the clocks of the
+// instances that wrote them say.
 var eventKeyset = db.Keyset[Event]{
-	Columns: []string{"at", "id"},
+	Columns: []string{"id"},
 	Desc:    true,
-	Values:  func(e *Event) []any { return []any{e.At, e.ID} },
-	Targets: func() []any { return []any{new(time.Time), new(int64)} },
+	Values:  func(e *Event) []any { return []any{e.ID} },
+	Targets: func() []any { return []any{new(int64)} },
 }
 
 // List implements Repository.
@@ -44,10 +48,13 @@ func (s *store) List(ctx context.Context, q ListQuery) (db.Page[User], error) {
 	}
 	// The cursor is bound to everything that shapes the result, so it cannot be replayed
 	// against another list, order or filter.
-	scope := fmt.Sprintf("users|sort=%s|state=%s|q=%s|username=%s|email=%s",
-		q.Sort, q.State, asciiLower(q.Q), asciiLower(q.Username), asciiLower(q.Email))
+	scope, err := json.Marshal([]string{"users", string(q.Sort), string(q.State),
+		asciiLower(q.Q), asciiLower(q.Username), asciiLower(q.Email)})
+	if err != nil {
+		return db.Page[User]{}, fmt.Errorf("users: list: %w", err)
+	}
 	var page db.Page[User]
-	err := s.db.Read(ctx, func(tx *gorm.DB) error {
+	err = s.db.Read(ctx, func(tx *gorm.DB) error {
 		tx = tx.Model(&User{})
 		switch q.State {
 		case StateDeleted:
@@ -67,7 +74,7 @@ func (s *store) List(ctx context.Context, q ListQuery) (db.Page[User], error) {
 			tx = tx.Where("lower(email) = ?", asciiLower(q.Email))
 		}
 		var err error
-		page, err = ks.Find(tx, s.cursors, scope, q.Cursor, q.Limit)
+		page, err = ks.Find(tx, s.cursors, string(scope), q.Cursor, q.Limit)
 		return err
 	})
 	if errors.Is(err, db.ErrBadCursor) {

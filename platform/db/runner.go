@@ -11,33 +11,50 @@ import (
 )
 
 // Runner is how modules reach the database: Transact for every write, Read for queries. It
-// turns infrastructure failures into apperr.ErrUnavailable (answered 503) while keeping the
-// driver error in the chain for logs. It is the seam where retry and circuit breaking wrap
+// retries a transaction that collided with another (serialization failure, deadlock, lock
+// not available: the database rolled it back, so running the closure again is safe), and
+// turns what is left into domain errors: unavailability and timeouts into
+// apperr.ErrUnavailable (503), values the database rejects into apperr.ErrInvalid (400). The
+// driver error stays in the chain for logs. It is the seam where circuit breaking will wrap
 // database work, so modules never handle either themselves.
 type Runner struct {
-	db *gorm.DB
+	db    *gorm.DB
+	retry resilience.RetryPolicy
 }
 
-// NewRunner returns a Runner over gdb.
-func NewRunner(gdb *gorm.DB) *Runner { return &Runner{db: gdb} }
+// NewRunner returns a Runner over gdb that retries contention by retry.
+func NewRunner(gdb *gorm.DB, retry resilience.RetryPolicy) *Runner {
+	return &Runner{db: gdb, retry: retry}
+}
 
 // Transact runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
-// fn must return each statement's error as soon as it happens (GORM joins a second error
-// into text, hiding the first one's type from the classifier).
+// fn may run more than once, so it must not keep state from an earlier run. It must return
+// each statement's error as soon as it happens (GORM joins a second error into text, hiding
+// the first one's type from the classifier).
 func (r *Runner) Transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return classify(r.db.WithContext(ctx).Transaction(fn))
+	_, err := r.retry.Do(ctx, isContention, func(ctx context.Context) error {
+		return r.db.WithContext(ctx).Transaction(fn)
+	})
+	return domainError(err)
 }
 
 // Read runs fn outside a transaction, for queries.
 func (r *Runner) Read(ctx context.Context, fn func(db *gorm.DB) error) error {
-	return classify(fn(r.db.WithContext(ctx)))
+	return domainError(fn(r.db.WithContext(ctx)))
 }
 
-func classify(err error) error {
+func isContention(err error) bool { return resilience.Classify(err) == resilience.ClassContention }
+
+func domainError(err error) error {
 	switch resilience.Classify(err) {
 	case resilience.ClassUnavailable, resilience.ClassTimeout:
 		return fmt.Errorf("%w: %w", apperr.ErrUnavailable, err)
-	default:
-		return err
+	case resilience.ClassContention:
+		return fmt.Errorf("%w: %w", apperr.Unavailable("the database is busy with conflicting changes; retry"), err)
+	case resilience.ClassClient:
+		if resilience.BadValue(err) {
+			return fmt.Errorf("%w: %w", apperr.Invalid("a value is not acceptable to the database"), err)
+		}
 	}
+	return err
 }

@@ -74,6 +74,17 @@ var sqlStateClass = map[string]Class{
 	"23502": ClassClient,      // not_null_violation
 	"22001": ClassClient,      // string_data_right_truncation
 	"22P02": ClassClient,      // invalid_text_representation
+	"22003": ClassClient,      // numeric_value_out_of_range
+	"22007": ClassClient,      // invalid_datetime_format
+	"22008": ClassClient,      // datetime_field_overflow
+	"22021": ClassClient,      // character_not_in_repertoire (invalid UTF-8, NUL)
+	"22P05": ClassClient,      // untranslatable_character
+}
+
+// badValueCodes are the data exceptions caused by a value the request supplied; others in
+// class 22 (division by zero, …) come from our own SQL and are bugs.
+var badValueCodes = map[string]bool{
+	"22001": true, "22P02": true, "22003": true, "22007": true, "22008": true, "22021": true, "22P05": true,
 }
 
 // Classify sorts err into a Class. It unwraps with errors.As/errors.Is only, so the caller must
@@ -95,7 +106,7 @@ func Classify(err error) Class {
 		if c, ok := sqlStateClass[pgErr.Code]; ok {
 			return c
 		}
-		if len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" { // connection_exception
+		if sqlStateClassOf(pgErr.Code) == "08" { // connection_exception
 			return ClassUnavailable
 		}
 		return ClassOther
@@ -107,6 +118,20 @@ func Classify(err error) Class {
 		return ClassUnavailable
 	}
 	return ClassOther
+}
+
+// BadValue reports whether the database rejected a value the request supplied (invalid
+// encoding, out of range, too long…): the request was wrong, not the server.
+func BadValue(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && badValueCodes[pgErr.Code]
+}
+
+func sqlStateClassOf(code string) string {
+	if len(code) != 5 {
+		return ""
+	}
+	return code[:2]
 }
 
 // isConnectionLoss recognises the shapes a lost or refused connection takes in pgx: never a

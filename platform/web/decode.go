@@ -18,67 +18,118 @@ import (
 )
 
 // ReadJSON reads the request body, which must be application/json. Errors: 415 for another
-// media type, 413 (from the body-limit middleware) for an oversized body.
+// media type, 413 (from the body-limit middleware) for an oversized body, 400 when the body
+// cannot be read (the client stalled past the read timeout or went away).
 func ReadJSON(c echo.Context) ([]byte, error) {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "the body must be JSON: send Content-Type: application/json")
 	}
 	body, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return nil, err // the body limit's 413, or a broken connection
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return nil, err // the body limit's 413
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", apperr.Invalid("the request body could not be read"), err)
 	}
 	return body, nil
 }
 
 // DecodeObject decodes one JSON object into dst, a pointer to a struct with json tags. Unlike
-// encoding/json's defaults it rejects unknown fields, null values, trailing data and wrong
-// types, each as apperr.ErrInvalid with a detail naming the field (prefixed by path, e.g.
-// "users[3]").
+// encoding/json's defaults it rejects unknown and duplicate fields, null values, trailing
+// data, wrong types, and text PostgreSQL cannot store (NUL), each as apperr.ErrInvalid with
+// a detail naming the field (prefixed by path, e.g. "users[3]").
 func DecodeObject(data []byte, dst any, path string) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var raw map[string]json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return invalidJSON(path, err)
-	}
-	if raw == nil {
-		return apperr.Invalid("%sexpected a JSON object", at(path))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apperr.Invalid("%sunexpected data after the JSON object", at(path))
-	}
-	fields := jsonFields(dst)
-	if err := rejectUnknown(raw, fields, path); err != nil {
+	members, err := objectMembers(data, path)
+	if err != nil {
 		return err
 	}
-	for name, value := range raw {
-		if bytes.Equal(bytes.TrimSpace(value), []byte("null")) {
-			return apperr.Invalid("%sfield %q must not be null", at(path), name)
+	fields := jsonFields(dst)
+	for _, m := range members {
+		if _, ok := fields[m.name]; !ok {
+			return apperr.Invalid("%sunknown field %q (allowed: %s)", at(path), m.name, strings.Join(sortedKeys(fields), ", "))
 		}
-		if err := json.Unmarshal(value, fields[name].Addr().Interface()); err != nil {
-			return invalidJSON(joinPath(path, name), err)
+	}
+	for _, m := range members {
+		if bytes.Equal(m.value, []byte("null")) {
+			return apperr.Invalid("%sfield %q must not be null", at(path), m.name)
+		}
+		field := fields[m.name]
+		if err := json.Unmarshal(m.value, field.Addr().Interface()); err != nil {
+			return invalidJSON(joinPath(path, m.name), err)
+		}
+		if err := checkStrings(joinPath(path, m.name), field); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func rejectUnknown(raw map[string]json.RawMessage, fields map[string]reflect.Value, path string) error {
-	var unknown []string
-	for name := range raw {
-		if _, ok := fields[name]; !ok {
-			unknown = append(unknown, name)
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// objectMembers splits one JSON object into its members in order, rejecting duplicate
+// names (encoding/json would silently keep the last) and anything after the object.
+func objectMembers(data []byte, path string) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, invalidJSON(path, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, apperr.Invalid("%sexpected a JSON object", at(path))
+	}
+	var members []member
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, invalidJSON(path, err)
 		}
+		name, _ := tok.(string) // object keys are always strings
+		if seen[name] {
+			return nil, apperr.Invalid("%sfield %q is given more than once", at(path), name)
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, invalidJSON(path, err)
+		}
+		members = append(members, member{name: name, value: value})
 	}
-	if len(unknown) == 0 {
-		return nil
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, invalidJSON(path, err)
 	}
-	sort.Strings(unknown)
-	allowed := make([]string, 0, len(fields))
-	for name := range fields {
-		allowed = append(allowed, name)
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, apperr.Invalid("%sunexpected data after the JSON object", at(path))
 	}
-	sort.Strings(allowed)
-	return apperr.Invalid("%sunknown field %q (allowed: %s)", at(path), unknown[0], strings.Join(allowed, ", "))
+	return members, nil
+}
+
+// checkStrings applies CheckText to a decoded string or *string field.
+func checkStrings(name string, v reflect.Value) error {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.String {
+		return CheckText(name, v.String())
+	}
+	return nil
+}
+
+func sortedKeys(fields map[string]reflect.Value) []string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // jsonFields maps each json tag name of the struct dst points to onto its field.

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,13 +15,24 @@ func RequestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
+// requestIDPattern is what we accept as a caller's X-Request-ID; anything else (too long,
+// odd characters) is replaced, so ids are safe to log and to echo.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
 // Stack is the middleware every route gets, outermost first: request id (so every later
 // log line has it), access log (sees the final status), recover (turns a panic into a 500
-// through the error handler), body limit (413 before a handler reads too much), and a
-// per-request deadline that database calls inherit.
+// through the error handler, which logs it once with the stack), body limit (413 before a
+// handler reads too much), and a per-request deadline that database calls inherit.
 func Stack(log *slog.Logger, bodyLimit string, requestTimeout time.Duration) []echo.MiddlewareFunc {
 	return []echo.MiddlewareFunc{
-		middleware.RequestID(),
+		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+			Skipper: func(c echo.Context) bool {
+				if !requestIDPattern.MatchString(c.Request().Header.Get(echo.HeaderXRequestID)) {
+					c.Request().Header.Del(echo.HeaderXRequestID) // generate one instead
+				}
+				return false
+			},
+		}),
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 			LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true,
 			LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, HandleError: true,
@@ -36,7 +49,11 @@ func Stack(log *slog.Logger, bodyLimit string, requestTimeout time.Duration) []e
 				return nil
 			},
 		}),
-		middleware.Recover(),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			LogErrorFunc: func(_ echo.Context, err error, stack []byte) error {
+				return fmt.Errorf("panic: %w\n%s", err, stack) // logged by the error handler
+			},
+		}),
 		middleware.BodyLimit(bodyLimit),
 		middleware.ContextTimeout(requestTimeout),
 	}

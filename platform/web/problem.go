@@ -66,7 +66,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		status := statusOf(err)
-		p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detailOf(err, status)}
+		p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detailOf(c, err, status)}
 		switch {
 		case status == http.StatusServiceUnavailable:
 			c.Response().Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
@@ -87,7 +87,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-func detailOf(err error, status int) string {
+func detailOf(c echo.Context, err error, status int) string {
 	if d := apperr.Detail(err); d != "" {
 		return d
 	}
@@ -98,6 +98,12 @@ func detailOf(err error, status int) string {
 		}
 	}
 	switch status {
+	case http.StatusNotFound:
+		return "no such route: " + c.Request().Method + " " + c.Request().URL.Path
+	case http.StatusMethodNotAllowed:
+		return c.Request().Method + " is not allowed here; see the Allow header"
+	case http.StatusRequestEntityTooLarge:
+		return "the request body is larger than the server accepts"
 	case http.StatusServiceUnavailable:
 		return "the database is unavailable; retry later"
 	case http.StatusInternalServerError:

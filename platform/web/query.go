@@ -6,23 +6,36 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labstack/echo/v4"
+
 	"usersvc/platform/apperr"
 )
 
-// Query checks that a request's query string has only the allowed parameters, each at most
-// once: a typo such as ?sortby= is a 400, not silently ignored.
-func Query(values url.Values, allowed ...string) (url.Values, error) {
+// Query parses the request's query string and checks that it has only the allowed
+// parameters, each at most once, each valid UTF-8 without NUL: a typo such as ?sortby= or a
+// stray ?dry_run=true is a 400, not silently ignored, and a malformed query is not read as
+// an empty one.
+func Query(c echo.Context, allowed ...string) (url.Values, error) {
+	values, err := url.ParseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return nil, apperr.Invalid("the query string is malformed: %v", err)
+	}
 	names := make([]string, 0, len(values))
 	for name := range values {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if !contains(allowed, name) {
+		switch {
+		case !contains(allowed, name) && len(allowed) == 0:
+			return nil, apperr.Invalid("unknown query parameter %q (this route takes none)", name)
+		case !contains(allowed, name):
 			return nil, apperr.Invalid("unknown query parameter %q (allowed: %s)", name, strings.Join(allowed, ", "))
-		}
-		if len(values[name]) > 1 {
+		case len(values[name]) > 1:
 			return nil, apperr.Invalid("query parameter %q is given more than once", name)
+		}
+		if err := CheckText(name, values.Get(name)); err != nil {
+			return nil, err
 		}
 	}
 	return values, nil

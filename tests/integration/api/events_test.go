@@ -72,8 +72,10 @@ func TestEventsRecordEveryChangeNewestFirst(t *testing.T) {
 func TestFailedChangesRecordNoEvent(t *testing.T) {
 	u := register(t, "evtf")
 	other := register(t, "evto")
-	srv.Do(t, http.MethodPatch, "/api/v1/users/"+u.ID, map[string]string{"username": other.Username})
-	srv.Do(t, http.MethodPatch, "/api/v1/users/"+u.ID, map[string]string{"full_name": "x"}, "If-Match", `"9"`)
+	requireProblem(t, srv.Do(t, http.MethodPatch, "/api/v1/users/"+u.ID, map[string]string{"username": other.Username}), http.StatusConflict, "username")
+	requireProblem(t, srv.Do(t, http.MethodPatch, "/api/v1/users/"+u.ID, map[string]string{"full_name": "x"}, "If-Match", `"9"`), http.StatusPreconditionFailed, "version")
+	requireProblem(t, srv.Do(t, http.MethodDelete, "/api/v1/users/"+u.ID+"?x=1", nil), http.StatusBadRequest, "unknown query parameter")
+	requireProblem(t, srv.Do(t, http.MethodPost, "/api/v1/users/"+u.ID+"/restore", nil), http.StatusNotFound, "no deleted user")
 	assert.Len(t, events(t, u.ID, nil).Items, 1, "only the created event")
 }
 

@@ -79,7 +79,7 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 		{"email lookup", "/api/v1/users?email=" + strings.ToUpper(anyUser.Email), "lower(email) =", []string{"users_email_lower_key"}},
 		{"email lookup across states", "/api/v1/users?state=all&email=" + anyUser.Email, "lower(email) =", []string{"users_email_lower_id_idx"}},
 		{"get by id", "/api/v1/users/" + anyUser.ID, "WHERE id = ", []string{"users_pkey"}},
-		{"events of a user", "/api/v1/users/" + anyUser.ID + "/events", "FROM \"user_events\"", []string{"user_events_user_id_at_id_idx"}},
+		{"events of a user", "/api/v1/users/" + anyUser.ID + "/events", "FROM \"user_events\"", []string{"user_events_user_id_id_idx"}},
 		{"registrations per day", "/api/v1/users/stats", "generate_series", []string{"users_created_at_id_idx"}},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,102 @@
+package db_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"usersvc/platform/apperr"
+	"usersvc/platform/db"
+	"usersvc/platform/resilience"
+)
+
+var retries = resilience.RetryPolicy{MaxAttempts: 3, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}
+
+type account struct {
+	ID      int64 `gorm:"primaryKey"`
+	Balance int
+}
+
+func accounts(t *testing.T) {
+	t.Helper()
+	require.NoError(t, gdb.Migrator().DropTable(&account{}))
+	require.NoError(t, gdb.AutoMigrate(&account{}))
+	require.NoError(t, gdb.Create(&[]account{{ID: 1, Balance: 100}, {ID: 2, Balance: 100}}).Error)
+}
+
+// Two transfers lock the same two rows in opposite order; PostgreSQL kills one with a
+// deadlock. Transact runs the victim's whole closure again, so both transfers succeed.
+func TestTransactRetriesTheVictimOfADeadlock(t *testing.T) {
+	accounts(t)
+	r := db.NewRunner(gdb, retries)
+	var attempts atomic.Int32
+	var firstLocks sync.WaitGroup
+	firstLocks.Add(2)
+	transfer := func(from, to int64) error {
+		first := true
+		return r.Transact(context.Background(), func(tx *gorm.DB) error {
+			attempts.Add(1)
+			if err := tx.Exec("UPDATE accounts SET balance = balance - 10 WHERE id = ?", from).Error; err != nil {
+				return err
+			}
+			if first { // both hold their first row before either asks for the second
+				first = false
+				firstLocks.Done()
+				firstLocks.Wait()
+			}
+			return tx.Exec("UPDATE accounts SET balance = balance + 10 WHERE id = ?", to).Error
+		})
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- transfer(1, 2) }()
+	go func() { errs <- transfer(2, 1) }()
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	assert.Equal(t, int32(3), attempts.Load(), "one of the two ran twice")
+	var total int
+	require.NoError(t, gdb.Raw("SELECT sum(balance) FROM accounts").Scan(&total).Error)
+	assert.Equal(t, 200, total)
+}
+
+func TestTransactGivesUpOnLastingContentionAs503(t *testing.T) {
+	accounts(t)
+	r := db.NewRunner(gdb, retries)
+	blocker := gdb.Begin()
+	require.NoError(t, blocker.Exec("SELECT 1 FROM accounts WHERE id = 1 FOR UPDATE").Error)
+	defer blocker.Rollback()
+	var attempts int
+	err := r.Transact(context.Background(), func(tx *gorm.DB) error {
+		attempts++
+		return tx.Exec("SELECT 1 FROM accounts WHERE id = 1 FOR UPDATE NOWAIT").Error // 55P03
+	})
+	require.ErrorIs(t, err, apperr.ErrUnavailable)
+	assert.Equal(t, retries.MaxAttempts, attempts)
+}
+
+func TestRunnerMapsDatabaseErrorsToDomainErrors(t *testing.T) {
+	r := db.NewRunner(gdb, retries)
+	err := r.Read(context.Background(), func(tx *gorm.DB) error {
+		return tx.Exec("SELECT 'a\\x00'::bytea::text, convert_from('\\xff'::bytea, 'UTF8')").Error
+	})
+	assert.ErrorIs(t, err, apperr.ErrInvalid, "a value the database rejects is the request's fault")
+
+	err = r.Transact(context.Background(), func(tx *gorm.DB) error {
+		return tx.Exec("SET LOCAL statement_timeout = 50; SELECT pg_sleep(1)").Error
+	})
+	assert.ErrorIs(t, err, apperr.ErrUnavailable, "a statement timeout is a 503")
+
+	attempts := 0
+	err = r.Transact(context.Background(), func(tx *gorm.DB) error {
+		attempts++
+		return tx.Exec("SELECT 1/0").Error
+	})
+	assert.NotErrorIs(t, err, apperr.ErrUnavailable)
+	assert.NotErrorIs(t, err, apperr.ErrInvalid)
+	assert.Equal(t, 1, attempts, "a bug is not retried")
+}
