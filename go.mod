@@ -3,6 +3,8 @@ module usersvc
 go 1.26.8
 
 require (
+	github.com/benbjohnson/clock v1.3.0
+	github.com/cenkalti/backoff/v3 v3.1.1
 	github.com/go-gormigrate/gormigrate/v2 v2.1.7
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/go-viper/mapstructure/v2 v2.4.0
@@ -15,6 +17,7 @@ require (
 	github.com/knadh/koanf/providers/rawbytes v1.0.0
 	github.com/knadh/koanf/v2 v2.4.1
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/mercari/go-circuitbreaker v0.0.2
 	github.com/sethvargo/go-retry v0.5.0
 	github.com/stretchr/testify v1.12.1
 	gorm.io/driver/postgres v1.6.3

@@ -27,6 +27,7 @@ type App struct {
 	db       *gorm.DB
 	modules  []Module
 	migrator *migrations.Runner
+	breaker  *resilience.Breaker
 	echo     *echo.Echo
 }
 
@@ -56,10 +57,14 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	breaker, err := newBreaker(cfg.Resilience.Breaker, log)
+	if err != nil {
+		return nil, err
+	}
 	r := cfg.Resilience.Retry
 	runner := db.NewRunner(gdb, resilience.RetryPolicy{
 		MaxAttempts: r.MaxAttempts, InitialBackoff: r.InitialBackoff, MaxBackoff: r.MaxBackoff, MaxElapsed: r.MaxElapsed,
-	})
+	}, breaker, cfg.Resilience.OperationTimeout)
 	mods := Modules(Deps{DB: runner, Cursors: cursors})
 	var lists [][]*gormigrate.Migration
 	for _, m := range mods {
@@ -69,7 +74,7 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: gdb, modules: mods,
+	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker,
 		migrator: migrations.NewRunner(gdb, plan, migrations.Options{
 			LockTimeout:      cfg.Migrations.LockTimeout,
 			StatementTimeout: cfg.Migrations.StatementTimeout,
@@ -91,6 +96,18 @@ func dbConfig(cfg Config) db.Config {
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
 		ConnectTimeout: cfg.Database.ConnectTimeout, SlowQueryThreshold: cfg.Database.SlowQueryThreshold,
 	}
+}
+
+// newBreaker builds the database circuit breaker; every state change is logged once.
+func newBreaker(c BreakerConfig, log *slog.Logger) (*resilience.Breaker, error) {
+	return resilience.NewBreaker(resilience.BreakerConfig{
+		FailureThreshold: c.FailureThreshold, Window: c.Window,
+		OpenTimeout: c.OpenTimeout, MaxOpenTimeout: c.MaxOpenTimeout,
+		HalfOpenProbes: c.HalfOpenProbes, HalfOpenSuccesses: c.HalfOpenSuccesses,
+		OnStateChange: func(from, to resilience.State) {
+			log.Warn("database circuit breaker changed state", "from", string(from), "to", string(to))
+		},
+	})
 }
 
 // newCursors signs with secret, or with a random key when it is empty (Serve warns then).

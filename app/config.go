@@ -35,7 +35,19 @@ type Config struct {
 
 // ResilienceConfig configures how database failures are ridden out.
 type ResilienceConfig struct {
-	Retry RetryConfig `koanf:"retry"`
+	OperationTimeout time.Duration `koanf:"operation_timeout"`
+	Retry            RetryConfig   `koanf:"retry"`
+	Breaker          BreakerConfig `koanf:"breaker"`
+}
+
+// BreakerConfig configures the database circuit breaker.
+type BreakerConfig struct {
+	FailureThreshold  int64         `koanf:"failure_threshold"`
+	Window            time.Duration `koanf:"window"`
+	OpenTimeout       time.Duration `koanf:"open_timeout"`
+	MaxOpenTimeout    time.Duration `koanf:"max_open_timeout"`
+	HalfOpenProbes    int           `koanf:"half_open_probes"`
+	HalfOpenSuccesses int64         `koanf:"half_open_successes"`
 }
 
 // RetryConfig configures retrying a transaction that collided with another.
@@ -225,6 +237,10 @@ func (c *Config) validate() error {
 		{"migrations.lock_timeout", c.Migrations.LockTimeout, 1},
 		{"migrations.statement_timeout", c.Migrations.StatementTimeout, 0},
 		{"migrations.ddl_lock_timeout", c.Migrations.DDLLockTimeout, 0},
+		{"resilience.operation_timeout", c.Resilience.OperationTimeout, 1},
+		{"resilience.breaker.window", c.Resilience.Breaker.Window, 1},
+		{"resilience.breaker.open_timeout", c.Resilience.Breaker.OpenTimeout, 1},
+		{"resilience.breaker.max_open_timeout", c.Resilience.Breaker.MaxOpenTimeout, 0},
 		{"resilience.retry.initial_backoff", c.Resilience.Retry.InitialBackoff, 1},
 		{"resilience.retry.max_backoff", c.Resilience.Retry.MaxBackoff, 1},
 		{"resilience.retry.max_elapsed", c.Resilience.Retry.MaxElapsed, 1},
@@ -235,6 +251,18 @@ func (c *Config) validate() error {
 	}
 	if c.HTTP.WriteTimeout <= c.HTTP.RequestTimeout {
 		bad("http.write_timeout", "must exceed http.request_timeout (%s), got %s", c.HTTP.RequestTimeout, c.HTTP.WriteTimeout)
+	}
+	for _, n := range []struct {
+		key string
+		val int64
+	}{
+		{"resilience.breaker.failure_threshold", c.Resilience.Breaker.FailureThreshold},
+		{"resilience.breaker.half_open_probes", int64(c.Resilience.Breaker.HalfOpenProbes)},
+		{"resilience.breaker.half_open_successes", c.Resilience.Breaker.HalfOpenSuccesses},
+	} {
+		if n.val < 1 {
+			bad(n.key, "must be at least 1, got %d", n.val)
+		}
 	}
 	if c.Resilience.Retry.MaxAttempts < 1 {
 		bad("resilience.retry.max_attempts", "must be at least 1 (1 disables retrying), got %d", c.Resilience.Retry.MaxAttempts)

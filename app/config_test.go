@@ -67,14 +67,21 @@ func TestLoadConfigDefaults(t *testing.T) {
 		},
 		Database: DatabaseConfig{
 			URL:              "postgres://postgres@127.0.0.1:5432/usersvc?sslmode=disable",
-			StatementTimeout: 5 * time.Second, ConnectTimeout: 5 * time.Second,
+			StatementTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second,
 			MaxOpenConns: 8, MaxIdleConns: 8, ConnMaxLifetime: 30 * time.Minute,
 			ConnMaxIdleTime: 5 * time.Minute, SlowQueryThreshold: 200 * time.Millisecond,
 		},
 		Migrations: MigrationsConfig{Auto: true, LockTimeout: time.Minute, DDLLockTimeout: 10 * time.Second},
-		Resilience: ResilienceConfig{Retry: RetryConfig{
-			MaxAttempts: 3, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxElapsed: 2 * time.Second,
-		}},
+		Resilience: ResilienceConfig{
+			OperationTimeout: 2500 * time.Millisecond,
+			Retry: RetryConfig{
+				MaxAttempts: 3, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxElapsed: 2 * time.Second,
+			},
+			Breaker: BreakerConfig{
+				FailureThreshold: 5, Window: 10 * time.Second, OpenTimeout: time.Second, MaxOpenTimeout: 30 * time.Second,
+				HalfOpenProbes: 2, HalfOpenSuccesses: 2,
+			},
+		},
 	}
 	if len(cfg.Auth.Tokens) != 0 {
 		t.Errorf("auth.tokens = %q; want none by default", cfg.Auth.Tokens)
@@ -138,7 +145,7 @@ auth:
 		t.Errorf("auth.tokens = %q; want %q", cfg.Auth.Tokens, tokenA)
 	}
 	// Keys the file does not mention keep their defaults.
-	if cfg.Log.Level != "info" || cfg.HTTP.RequestTimeout != 10*time.Second || cfg.Database.ConnectTimeout != 5*time.Second {
+	if cfg.Log.Level != "info" || cfg.HTTP.RequestTimeout != 10*time.Second || cfg.Database.ConnectTimeout != 2*time.Second {
 		t.Errorf("defaults lost under a partial file: %+v", cfg)
 	}
 	if err := cfg.ValidateServe(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"usersvc/platform/apperr"
+	"usersvc/platform/resilience"
 )
 
 // readyTimeout bounds the readiness probe's database round trips.
@@ -19,9 +20,13 @@ func (a *App) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when the database replies within a second and no migration is pending;
-// otherwise 503 with the reason, so a load balancer stops sending traffic.
+// readyz answers 200 when the circuit breaker is not open, the database replies within a
+// second and no migration is pending; otherwise 503 with the reason, so a load balancer
+// stops sending traffic. Half-open counts as ready, so traffic can close the breaker again.
 func (a *App) readyz(c echo.Context) error {
+	if a.breaker.State() == resilience.StateOpen {
+		return apperr.Unavailable("the database circuit breaker is open: the database has been failing")
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
 	sqlDB, err := a.db.DB()

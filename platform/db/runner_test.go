@@ -18,6 +18,17 @@ import (
 
 var retries = resilience.RetryPolicy{MaxAttempts: 3, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}
 
+// newRunner returns a Runner over gdb with a breaker that opens after threshold failures.
+func newRunner(t *testing.T, threshold int64, budget time.Duration) (*db.Runner, *resilience.Breaker) {
+	t.Helper()
+	b, err := resilience.NewBreaker(resilience.BreakerConfig{
+		FailureThreshold: threshold, Window: time.Minute, OpenTimeout: time.Minute,
+		HalfOpenProbes: 1, HalfOpenSuccesses: 1,
+	})
+	require.NoError(t, err)
+	return db.NewRunner(gdb, retries, b, budget), b
+}
+
 type account struct {
 	ID      int64 `gorm:"primaryKey"`
 	Balance int
@@ -34,7 +45,7 @@ func accounts(t *testing.T) {
 // deadlock. Transact runs the victim's whole closure again, so both transfers succeed.
 func TestTransactRetriesTheVictimOfADeadlock(t *testing.T) {
 	accounts(t)
-	r := db.NewRunner(gdb, retries)
+	r, _ := newRunner(t, 100, 0)
 	var attempts atomic.Int32
 	var firstLocks sync.WaitGroup
 	firstLocks.Add(2)
@@ -66,7 +77,7 @@ func TestTransactRetriesTheVictimOfADeadlock(t *testing.T) {
 
 func TestTransactGivesUpOnLastingContentionAs503(t *testing.T) {
 	accounts(t)
-	r := db.NewRunner(gdb, retries)
+	r, _ := newRunner(t, 100, 0)
 	blocker := gdb.Begin()
 	require.NoError(t, blocker.Exec("SELECT 1 FROM accounts WHERE id = 1 FOR UPDATE").Error)
 	defer blocker.Rollback()
@@ -80,7 +91,7 @@ func TestTransactGivesUpOnLastingContentionAs503(t *testing.T) {
 }
 
 func TestRunnerMapsDatabaseErrorsToDomainErrors(t *testing.T) {
-	r := db.NewRunner(gdb, retries)
+	r, _ := newRunner(t, 100, 0)
 	err := r.Read(context.Background(), func(tx *gorm.DB) error {
 		return tx.Exec("SELECT 'a\\x00'::bytea::text, convert_from('\\xff'::bytea, 'UTF8')").Error
 	})
@@ -99,4 +110,59 @@ func TestRunnerMapsDatabaseErrorsToDomainErrors(t *testing.T) {
 	assert.NotErrorIs(t, err, apperr.ErrUnavailable)
 	assert.NotErrorIs(t, err, apperr.ErrInvalid)
 	assert.Equal(t, 1, attempts, "a bug is not retried")
+}
+
+// A connection lost before COMMIT was sent leaves nothing committed: the whole transaction is
+// run again, and the row is there exactly once.
+func TestTransactRetriesAConnectionLostBeforeCommit(t *testing.T) {
+	accounts(t)
+	r, _ := newRunner(t, 100, 0)
+	attempts := 0
+	err := r.Transact(context.Background(), func(tx *gorm.DB) error {
+		attempts++
+		if err := tx.Exec("INSERT INTO accounts (id, balance) VALUES (3, 7)").Error; err != nil {
+			return err
+		}
+		if attempts == 1 {
+			return tx.Exec("SELECT pg_terminate_backend(pg_backend_pid())").Error // 57P01
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, attempts)
+	var n int64
+	require.NoError(t, gdb.Model(&account{}).Where("id = 3").Count(&n).Error)
+	assert.EqualValues(t, 1, n)
+}
+
+// The breaker sits outside the retries: one failing call is one failure, and once open it
+// rejects at once with a 503 without reaching the database.
+func TestRunnerBreakerOpensAndRejectsFast(t *testing.T) {
+	r, b := newRunner(t, 2, 0)
+	calls := 0
+	down := func(tx *gorm.DB) error {
+		calls++
+		return tx.Exec("SELECT pg_terminate_backend(pg_backend_pid())").Error
+	}
+	for i := 0; i < 2; i++ {
+		require.ErrorIs(t, r.Read(context.Background(), down), apperr.ErrUnavailable)
+	}
+	assert.Equal(t, 2*retries.MaxAttempts, calls, "each call retried; each counted once")
+	require.Equal(t, resilience.StateOpen, b.State())
+
+	start := time.Now()
+	err := r.Read(context.Background(), down)
+	assert.ErrorIs(t, err, apperr.ErrUnavailable)
+	assert.ErrorIs(t, err, resilience.ErrBreakerOpen)
+	assert.Less(t, time.Since(start), 50*time.Millisecond)
+	assert.Equal(t, 2*retries.MaxAttempts, calls, "not called while open")
+}
+
+// The operation budget bounds a call whatever the database does.
+func TestRunnerBudgetBoundsAnOperation(t *testing.T) {
+	r, _ := newRunner(t, 100, 300*time.Millisecond)
+	start := time.Now()
+	err := r.Read(context.Background(), func(tx *gorm.DB) error { return tx.Exec("SELECT pg_sleep(2)").Error })
+	assert.ErrorIs(t, err, apperr.ErrUnavailable)
+	assert.Less(t, time.Since(start), time.Second)
 }

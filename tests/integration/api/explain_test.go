@@ -113,7 +113,14 @@ func explain(t *testing.T, s *testapp.Server, sql string, args []any) string {
 // refreshes the planner's statistics.
 func seedLarge(t *testing.T, s *testapp.Server) {
 	t.Helper()
+	require.NoError(t, s.DB.Transaction(func(tx *gorm.DB) error {
+		return seedStatements(tx)
+	}))
+}
+
+func seedStatements(tx *gorm.DB) error {
 	for _, stmt := range []string{
+		`SET LOCAL statement_timeout = 0`, // seeding takes longer than a request may
 		`INSERT INTO users (id, username, email, full_name, version, created_at, updated_at, deleted_at)
 		 SELECT gen_random_uuid(), format('seed_%s', lpad(i::text, 6, '0')), format('seed_%s@example.com', lpad(i::text, 6, '0')),
 		        'Seed ' || i, 1, now() - (i || ' minutes')::interval * 21, now(),
@@ -125,6 +132,9 @@ func seedLarge(t *testing.T, s *testapp.Server) {
 		`ANALYZE users`,
 		`ANALYZE user_events`,
 	} {
-		require.NoError(t, s.DB.Exec(stmt).Error)
+		if err := tx.Exec(stmt).Error; err != nil {
+			return err
+		}
 	}
+	return nil
 }

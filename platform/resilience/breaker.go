@@ -1,0 +1,148 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	backoff "github.com/cenkalti/backoff/v3"
+	circuitbreaker "github.com/mercari/go-circuitbreaker"
+)
+
+// ErrBreakerOpen is returned, without running the operation, while the breaker is open or
+// while its half-open probes are all taken.
+var ErrBreakerOpen = errors.New("resilience: circuit breaker open: the database is failing, not trying it now")
+
+// State is the breaker's state.
+type State = circuitbreaker.State
+
+// The breaker's states.
+const (
+	StateClosed   = circuitbreaker.StateClosed
+	StateOpen     = circuitbreaker.StateOpen
+	StateHalfOpen = circuitbreaker.StateHalfOpen
+)
+
+// BreakerConfig configures a Breaker.
+type BreakerConfig struct {
+	// FailureThreshold failures counted within one Window open the breaker.
+	FailureThreshold int64
+	// Window is the tumbling counting window (the library resets its counters every Window).
+	Window time.Duration
+	// OpenTimeout is how long the breaker stays open the first time before letting probes
+	// through; each reopening without closing in between doubles it, up to MaxOpenTimeout.
+	OpenTimeout    time.Duration
+	MaxOpenTimeout time.Duration
+	// HalfOpenProbes is how many operations may run at once while half-open; others are
+	// rejected as if open.
+	HalfOpenProbes int
+	// HalfOpenSuccesses successful probes in a row close the breaker.
+	HalfOpenSuccesses int64
+	// OnStateChange, when set, is told of every transition. It runs outside the library's
+	// lock and may call Breaker.State.
+	OnStateChange func(from, to State)
+	// Clock is for tests; nil means the real clock.
+	Clock clock.Clock
+}
+
+// Breaker wraps mercari/go-circuitbreaker v0.0.2 and closes its gaps:
+//
+//   - Its Done recognises Ignore(err) / MarkAsSuccess(err) by type assertion, so a wrapped
+//     one counts as a failure. Breaker never uses Done: it classifies each error itself
+//     (Classify, through errors.As/Is) and reports success or failure explicitly. Only
+//     ClassUnavailable and ClassTimeout count; client errors, contention and a caller who
+//     went away do not.
+//   - Half-open lets every concurrent call through. Breaker admits at most HalfOpenProbes.
+//   - The state-change hook runs under the library's lock, so calling State() in it
+//     deadlocks. Breaker's hook only records the new state (atomically) and hands the
+//     transition to OnStateChange on another goroutine; Breaker.State reads the record.
+//   - WithOpenTimeout silently replaces WithOpenTimeoutBackOff. Breaker passes exactly one:
+//     the backoff, built from OpenTimeout and MaxOpenTimeout.
+type Breaker struct {
+	cb     *circuitbreaker.CircuitBreaker
+	state  atomic.Value // State, as last reported by the library's hook
+	probes chan struct{}
+	notify chan [2]State
+}
+
+// NewBreaker returns a closed Breaker.
+func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
+	switch {
+	case cfg.FailureThreshold < 1:
+		return nil, fmt.Errorf("resilience: breaker failure threshold must be at least 1")
+	case cfg.Window <= 0 || cfg.OpenTimeout <= 0:
+		return nil, fmt.Errorf("resilience: breaker window and open timeout must be positive")
+	case cfg.HalfOpenProbes < 1 || cfg.HalfOpenSuccesses < 1:
+		return nil, fmt.Errorf("resilience: breaker needs at least one half-open probe and success")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	b := &Breaker{probes: make(chan struct{}, cfg.HalfOpenProbes), notify: make(chan [2]State, 64)}
+	b.state.Store(StateClosed)
+	b.cb = circuitbreaker.New(
+		circuitbreaker.WithClock(cfg.Clock),
+		circuitbreaker.WithTripFunc(circuitbreaker.NewTripFuncThreshold(cfg.FailureThreshold)),
+		circuitbreaker.WithCounterResetInterval(cfg.Window),
+		circuitbreaker.WithOpenTimeoutBackOff(openBackOff(cfg.OpenTimeout, cfg.MaxOpenTimeout)),
+		circuitbreaker.WithHalfOpenMaxSuccesses(cfg.HalfOpenSuccesses),
+		circuitbreaker.WithOnStateChangeHookFn(func(from, to State) {
+			b.state.Store(to) // under the library's lock: record only, never call back into it
+			select {
+			case b.notify <- [2]State{from, to}:
+			default: // a listener that cannot keep up loses transitions, never blocks the breaker
+			}
+		}),
+	)
+	if cfg.OnStateChange != nil {
+		go func() {
+			for t := range b.notify {
+				cfg.OnStateChange(t[0], t[1])
+			}
+		}()
+	}
+	return b, nil
+}
+
+func openBackOff(initial, maxTimeout time.Duration) backoff.BackOff {
+	if maxTimeout <= initial {
+		return backoff.NewConstantBackOff(initial)
+	}
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = initial
+	bo.MaxInterval = maxTimeout
+	bo.Multiplier = 2
+	bo.RandomizationFactor = 0
+	bo.MaxElapsedTime = 0 // never give up, or the breaker would stay open for good
+	bo.Reset()
+	return bo
+}
+
+// State returns the breaker's current state without taking the library's lock.
+func (b *Breaker) State() State { return b.state.Load().(State) }
+
+// Do runs op unless the breaker is open (ErrBreakerOpen) and records its outcome.
+func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error {
+	if !b.cb.Ready() {
+		return ErrBreakerOpen
+	}
+	if b.State() == StateHalfOpen {
+		select {
+		case b.probes <- struct{}{}:
+			defer func() { <-b.probes }()
+		default:
+			return ErrBreakerOpen
+		}
+	}
+	err := op(ctx)
+	switch Classify(err) {
+	case ClassNone:
+		b.cb.Success()
+	case ClassUnavailable, ClassTimeout:
+		b.cb.Fail()
+	}
+	return err
+}
