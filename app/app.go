@@ -22,19 +22,20 @@ import (
 
 // App is the wired service.
 type App struct {
-	cfg      Config
-	log      *slog.Logger
-	db       *gorm.DB
-	modules  []Module
-	migrator *migrations.Runner
-	breaker  *resilience.Breaker
-	echo     *echo.Echo
+	cfg       Config
+	log       *slog.Logger
+	db        *gorm.DB
+	modules   []Module
+	migrator  *migrations.Runner
+	breaker   *resilience.Breaker
+	telemetry *telemetry
+	echo      *echo.Echo
 }
 
 // New opens the database and wires the modules and routes. The layers, outermost first:
 //
-//	HTTP: request id → access log → recover → body limit → request deadline → auth (/api)
-//	      → module handler
+//	HTTP: request id → access log → metrics → recover → body limit → request deadline
+//	      → auth (/api) → module handler
 //	data: module repository → db.Runner (transactions, retried on contention; maps
 //	      unavailability to 503) → GORM → pgx
 //
@@ -57,14 +58,24 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	breaker, err := newBreaker(cfg.Resilience.Breaker, log)
+	tel := newTelemetry()
+	breaker, err := newBreaker(cfg.Resilience.Breaker, log, tel)
 	if err != nil {
 		return nil, err
 	}
+	if err := tel.watch(gdb, breaker); err != nil {
+		return nil, err
+	}
 	r := cfg.Resilience.Retry
-	runner := db.NewRunner(gdb, resilience.RetryPolicy{
-		MaxAttempts: r.MaxAttempts, InitialBackoff: r.InitialBackoff, MaxBackoff: r.MaxBackoff, MaxElapsed: r.MaxElapsed,
-	}, breaker, cfg.Resilience.OperationTimeout)
+	runner := db.NewRunner(gdb, db.RunnerConfig{
+		Retry: resilience.RetryPolicy{
+			MaxAttempts: r.MaxAttempts, InitialBackoff: r.InitialBackoff, MaxBackoff: r.MaxBackoff, MaxElapsed: r.MaxElapsed,
+		},
+		Breaker: breaker,
+		Budget:  cfg.Resilience.OperationTimeout,
+		Logger:  log,
+		Metrics: db.NewMetrics(tel.registry, metricsNamespace),
+	})
 	mods := Modules(Deps{DB: runner, Cursors: cursors})
 	var lists [][]*gormigrate.Migration
 	for _, m := range mods {
@@ -74,7 +85,7 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker,
+	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker, telemetry: tel,
 		migrator: migrations.NewRunner(gdb, plan, migrations.Options{
 			LockTimeout:      cfg.Migrations.LockTimeout,
 			StatementTimeout: cfg.Migrations.StatementTimeout,
@@ -98,14 +109,16 @@ func dbConfig(cfg Config) db.Config {
 	}
 }
 
-// newBreaker builds the database circuit breaker; every state change is logged once.
-func newBreaker(c BreakerConfig, log *slog.Logger) (*resilience.Breaker, error) {
+// newBreaker builds the database circuit breaker; every state change is logged once and
+// counted.
+func newBreaker(c BreakerConfig, log *slog.Logger, tel *telemetry) (*resilience.Breaker, error) {
 	return resilience.NewBreaker(resilience.BreakerConfig{
 		FailureThreshold: c.FailureThreshold, Window: c.Window,
 		OpenTimeout: c.OpenTimeout, MaxOpenTimeout: c.MaxOpenTimeout,
 		HalfOpenProbes: c.HalfOpenProbes, HalfOpenSuccesses: c.HalfOpenSuccesses,
 		OnStateChange: func(from, to resilience.State) {
 			log.Warn("database circuit breaker changed state", "from", string(from), "to", string(to))
+			tel.breakerTransitions.WithLabelValues(string(from), string(to)).Inc()
 		},
 	})
 }
@@ -127,12 +140,16 @@ func (a *App) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = web.ErrorHandler(a.log)
-	e.Use(web.Stack(a.log, strconv.FormatInt(a.cfg.HTTP.BodyLimitBytes, 10), a.cfg.HTTP.RequestTimeout)...)
+	e.Use(web.Stack(a.log, web.Metrics(a.telemetry.registry, metricsNamespace),
+		strconv.FormatInt(a.cfg.HTTP.BodyLimitBytes, 10), a.cfg.HTTP.RequestTimeout)...)
 	if !a.cfg.Auth.Disabled {
 		e.Use(web.BearerAuth("/api/", a.cfg.Auth.Tokens))
 	}
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", a.healthz)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/readyz", a.readyz)
+	if a.cfg.Metrics.Addr == "" {
+		e.GET("/metrics", echo.WrapHandler(a.telemetry.handler()))
+	}
 	api := e.Group("/api/v1")
 	for _, m := range a.modules {
 		m.Routes(api)

@@ -31,6 +31,12 @@ type Config struct {
 	Auth        AuthConfig       `koanf:"auth"`
 	Pagination  PaginationConfig `koanf:"pagination"`
 	Resilience  ResilienceConfig `koanf:"resilience"`
+	Metrics     MetricsConfig    `koanf:"metrics"`
+}
+
+// MetricsConfig configures where Prometheus metrics are served.
+type MetricsConfig struct {
+	Addr string `koanf:"addr"` // "": at /metrics on the main listener
 }
 
 // ResilienceConfig configures how database failures are ridden out.
@@ -220,6 +226,9 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		bad("http.addr", "must be host:port or :port, got %q", c.HTTP.Addr)
+	}
+	if _, _, err := net.SplitHostPort(c.Metrics.Addr); c.Metrics.Addr != "" && err != nil {
+		bad("metrics.addr", "must be empty, host:port or :port, got %q", c.Metrics.Addr)
 	}
 	for _, d := range []struct {
 		key string

@@ -8,9 +8,10 @@ import (
 	"net/http"
 )
 
-// Serve applies pending migrations when migrations.auto is set, then serves HTTP until ctx
-// is cancelled (SIGINT/SIGTERM). It then stops accepting connections and gives in-flight
-// requests http.shutdown_grace to finish; the caller closes the pool afterwards.
+// Serve applies pending migrations when migrations.auto is set, then serves HTTP (and the
+// metrics listener when metrics.addr is set) until ctx is cancelled (SIGINT/SIGTERM). It then
+// stops accepting connections and gives in-flight requests http.shutdown_grace to finish; the
+// caller closes the pool afterwards.
 func (a *App) Serve(ctx context.Context) error {
 	if a.cfg.Pagination.CursorSecret == "" {
 		a.log.Warn("pagination.cursor_secret is empty: using a random key, so page cursors break across restarts and instances")
@@ -20,31 +21,35 @@ func (a *App) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("app: listen on %s: %w", a.cfg.HTTP.Addr, err)
+	servers := []*http.Server{a.httpServer(a.echo)}
+	addrs := []string{a.cfg.HTTP.Addr}
+	if a.cfg.Metrics.Addr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.telemetry.handler())
+		servers = append(servers, a.httpServer(mux))
+		addrs = append(addrs, a.cfg.Metrics.Addr)
 	}
-	srv := &http.Server{
-		Handler:           a.echo,
-		ReadHeaderTimeout: a.cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
-		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
-		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		ln, err := net.Listen("tcp", addrs[i])
+		if err != nil {
+			shutdown(context.Background(), servers[:i])
+			return fmt.Errorf("app: listen on %s: %w", addrs[i], err)
+		}
+		go func() { served <- srv.Serve(ln) }()
+		a.log.Info("listening", "addr", ln.Addr().String(), "serves", map[bool]string{true: "api", false: "metrics"}[i == 0])
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	a.log.Info("listening", "addr", ln.Addr().String())
 
 	select {
 	case err := <-served:
+		shutdown(context.Background(), servers)
 		return fmt.Errorf("app: serve: %w", err)
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down", "grace", a.cfg.HTTP.ShutdownGrace)
 	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HTTP.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(graceCtx); err != nil {
-		_ = srv.Close()
+	if err := shutdown(graceCtx, servers); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("app: in-flight requests did not finish within %s; closed them", a.cfg.HTTP.ShutdownGrace)
 		}
@@ -52,4 +57,26 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+func (a *App) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: a.cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
+	}
+}
+
+// shutdown stops the servers gracefully within ctx, closing those that do not finish.
+func shutdown(ctx context.Context, servers []*http.Server) error {
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"log/slog"
+
 	"gorm.io/gorm"
 
 	"usersvc/platform/apperr"
+	"usersvc/platform/requestid"
 	"usersvc/platform/resilience"
 )
 
@@ -31,16 +34,26 @@ var ErrOutcomeUnknown = errors.New("db: connection lost during COMMIT: outcome u
 // and an open breaker; apperr.ErrInvalid (400) for values the database rejects. The driver
 // error stays in the chain for logs.
 type Runner struct {
-	db      *gorm.DB
-	retry   resilience.RetryPolicy
-	breaker *resilience.Breaker
-	budget  time.Duration
+	db  *gorm.DB
+	cfg RunnerConfig
 }
 
-// NewRunner returns a Runner over gdb. budget bounds each Transact or Read, retries included
-// (0: only the caller's deadline).
-func NewRunner(gdb *gorm.DB, retry resilience.RetryPolicy, breaker *resilience.Breaker, budget time.Duration) *Runner {
-	return &Runner{db: gdb, retry: retry, breaker: breaker, budget: budget}
+// RunnerConfig is what a Runner is built from.
+type RunnerConfig struct {
+	Retry   resilience.RetryPolicy
+	Breaker *resilience.Breaker
+	// Budget bounds each Transact or Read, retries included (0: only the caller's deadline).
+	Budget  time.Duration
+	Logger  *slog.Logger // failed attempts, with the request id; nil: discard
+	Metrics *Metrics     // nil: none
+}
+
+// NewRunner returns a Runner over gdb.
+func NewRunner(gdb *gorm.DB, cfg RunnerConfig) *Runner {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{db: gdb, cfg: cfg}
 }
 
 // Transact runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
@@ -48,25 +61,61 @@ func NewRunner(gdb *gorm.DB, retry resilience.RetryPolicy, breaker *resilience.B
 // each statement's error as soon as it happens (GORM joins a second error into text, hiding
 // the first one's type from the classifier).
 func (r *Runner) Transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return r.run(ctx, retryableWrite, func(ctx context.Context) error { return r.transactOnce(ctx, fn) })
+	return r.run(ctx, "transact", retryableWrite, func(ctx context.Context) error { return r.transactOnce(ctx, fn) })
 }
 
 // Read runs fn outside a transaction, for queries.
 func (r *Runner) Read(ctx context.Context, fn func(db *gorm.DB) error) error {
-	return r.run(ctx, retryableRead, func(ctx context.Context) error { return fn(r.db.WithContext(ctx)) })
+	return r.run(ctx, "read", retryableRead, func(ctx context.Context) error { return fn(r.db.WithContext(ctx)) })
 }
 
-func (r *Runner) run(ctx context.Context, retryable func(error) bool, attempt func(context.Context) error) error {
-	if r.budget > 0 {
+func (r *Runner) run(ctx context.Context, op string, retryable func(error) bool, attempt func(context.Context) error) error {
+	if r.cfg.Budget > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.budget)
+		ctx, cancel = context.WithTimeout(ctx, r.cfg.Budget)
 		defer cancel()
 	}
-	err := r.breaker.Do(ctx, func(ctx context.Context) error {
-		_, err := r.retry.Do(ctx, retryable, attempt)
+	n := 0
+	err := r.cfg.Breaker.Do(ctx, func(ctx context.Context) error {
+		_, err := r.cfg.Retry.Do(ctx, retryable, func(ctx context.Context) error {
+			n++
+			err := attempt(ctx)
+			r.observe(ctx, op, n, err, retryable)
+			return err
+		})
 		return err
 	})
-	return domainError(err)
+	err = domainError(err)
+	r.cfg.Metrics.operation(op, outcome(err))
+	return err
+}
+
+// observe counts an attempt and logs a failed one, with the request id, when it is the kind
+// that is retried, so an operator can follow a request through its retries.
+func (r *Runner) observe(ctx context.Context, op string, n int, err error, retryable func(error) bool) {
+	class := resilience.Classify(err)
+	r.cfg.Metrics.attempt(op, class.String())
+	if err != nil && retryable(err) {
+		r.cfg.Logger.WarnContext(ctx, "database attempt failed", "request_id", requestid.From(ctx),
+			"op", op, "attempt", n, "class", class.String(), "err", err)
+	}
+}
+
+// outcome names an operation's final result for the metrics.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, resilience.ErrBreakerOpen):
+		return "rejected_open"
+	case errors.Is(err, ErrOutcomeUnknown):
+		return "outcome_unknown"
+	case errors.Is(err, apperr.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, apperr.ErrInvalid):
+		return "invalid"
+	}
+	return resilience.Classify(err).String()
 }
 
 // transactOnce is one attempt: BEGIN, fn, COMMIT, telling a failed COMMIT apart.

@@ -26,7 +26,7 @@ func newRunner(t *testing.T, threshold int64, budget time.Duration) (*db.Runner,
 		HalfOpenProbes: 1, HalfOpenSuccesses: 1,
 	})
 	require.NoError(t, err)
-	return db.NewRunner(gdb, retries, b, budget), b
+	return db.NewRunner(gdb, db.RunnerConfig{Retry: retries, Breaker: b, Budget: budget}), b
 }
 
 type account struct {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"time"
+	"usersvc/platform/requestid"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -20,10 +21,11 @@ func RequestID(c echo.Context) string {
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // Stack is the middleware every route gets, outermost first: request id (so every later
-// log line has it), access log (sees the final status), recover (turns a panic into a 500
-// through the error handler, which logs it once with the stack), body limit (413 before a
-// handler reads too much), and a per-request deadline that database calls inherit.
-func Stack(log *slog.Logger, bodyLimit string, requestTimeout time.Duration) []echo.MiddlewareFunc {
+// log line has it), access log (sees the final status), metrics (given; it renders errors so
+// it records the status sent), recover (turns a panic into a 500 through the error handler,
+// which logs it once with the stack), body limit (413 before a handler reads too much), and a
+// per-request deadline that database calls inherit.
+func Stack(log *slog.Logger, metrics echo.MiddlewareFunc, bodyLimit string, requestTimeout time.Duration) []echo.MiddlewareFunc {
 	return []echo.MiddlewareFunc{
 		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 			Skipper: func(c echo.Context) bool {
@@ -31,6 +33,9 @@ func Stack(log *slog.Logger, bodyLimit string, requestTimeout time.Duration) []e
 					c.Request().Header.Del(echo.HeaderXRequestID) // generate one instead
 				}
 				return false
+			},
+			RequestIDHandler: func(c echo.Context, id string) {
+				c.SetRequest(c.Request().WithContext(requestid.With(c.Request().Context(), id)))
 			},
 		}),
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
@@ -49,6 +54,7 @@ func Stack(log *slog.Logger, bodyLimit string, requestTimeout time.Duration) []e
 				return nil
 			},
 		}),
+		metrics,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(_ echo.Context, err error, stack []byte) error {
 				return fmt.Errorf("panic: %w\n%s", err, stack) // logged by the error handler

@@ -101,9 +101,14 @@ func runToExit(t *testing.T, timeout time.Duration, env []string, args ...string
 // listenAddr waits for the "listening" log line and returns the address it names. The server
 // is started on port 0 so that concurrent tests never race for a port.
 func (p *process) listenAddr(ctx context.Context) (string, error) {
+	return p.listenAddrOf(ctx, "api")
+}
+
+// listenAddrOf returns the address of the listener that serves what ("api" or "metrics").
+func (p *process) listenAddrOf(ctx context.Context, what string) (string, error) {
 	line, err := p.stderr.waitLine(ctx, p.done, func(line string) bool {
-		var rec struct{ Msg, Addr string }
-		return json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Addr != ""
+		var rec struct{ Msg, Addr, Serves string }
+		return json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Addr != "" && rec.Serves == what
 	})
 	if err != nil {
 		return "", fmt.Errorf("no \"listening\" log line: %w", err)
