@@ -10,26 +10,27 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/go-gormigrate/gormigrate/v2"
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
 	"usersvc/migrations"
 	"usersvc/platform/db"
+	"usersvc/platform/idempotency"
 	"usersvc/platform/resilience"
 	"usersvc/platform/web"
 )
 
 // App is the wired service.
 type App struct {
-	cfg       Config
-	log       *slog.Logger
-	db        *gorm.DB
-	modules   []Module
-	migrator  *migrations.Runner
-	breaker   *resilience.Breaker
-	telemetry *telemetry
-	echo      *echo.Echo
+	cfg         Config
+	log         *slog.Logger
+	db          *gorm.DB
+	modules     []Module
+	migrator    *migrations.Runner
+	breaker     *resilience.Breaker
+	telemetry   *telemetry
+	idempotency *idempotency.Store
+	echo        *echo.Echo
 }
 
 // New opens the database and wires the modules and routes. The layers, outermost first:
@@ -76,16 +77,13 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 		Logger:  log,
 		Metrics: db.NewMetrics(tel.registry, metricsNamespace),
 	})
-	mods := Modules(Deps{DB: runner, Cursors: cursors})
-	var lists [][]*gormigrate.Migration
-	for _, m := range mods {
-		lists = append(lists, m.Migrations())
-	}
-	plan, err := migrations.Plan(lists...)
+	idem := idempotency.NewStore(runner, cfg.Idempotency.TTL, log)
+	mods := Modules(Deps{DB: runner, Cursors: cursors, Idempotent: idem.Middleware()})
+	plan, err := Plan(mods)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker, telemetry: tel,
+	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker, telemetry: tel, idempotency: idem,
 		migrator: migrations.NewRunner(gdb, plan, migrations.Options{
 			LockTimeout:      cfg.Migrations.LockTimeout,
 			StatementTimeout: cfg.Migrations.StatementTimeout,
@@ -165,6 +163,9 @@ func (a *App) Migrator() *migrations.Runner { return a.migrator }
 
 // Modules returns the registered modules.
 func (a *App) Modules() []Module { return a.modules }
+
+// Idempotency returns the idempotency-key store (for tests and tools).
+func (a *App) Idempotency() *idempotency.Store { return a.idempotency }
 
 // DB returns the GORM handle (for tests and tools).
 func (a *App) DB() *gorm.DB { return a.db }

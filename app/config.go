@@ -23,15 +23,22 @@ import (
 
 // Config is the whole service configuration; configs/default.yaml documents every key.
 type Config struct {
-	ServiceName string           `koanf:"service_name"`
-	Log         LogConfig        `koanf:"log"`
-	HTTP        HTTPConfig       `koanf:"http"`
-	Database    DatabaseConfig   `koanf:"database"`
-	Migrations  MigrationsConfig `koanf:"migrations"`
-	Auth        AuthConfig       `koanf:"auth"`
-	Pagination  PaginationConfig `koanf:"pagination"`
-	Resilience  ResilienceConfig `koanf:"resilience"`
-	Metrics     MetricsConfig    `koanf:"metrics"`
+	ServiceName string            `koanf:"service_name"`
+	Log         LogConfig         `koanf:"log"`
+	HTTP        HTTPConfig        `koanf:"http"`
+	Database    DatabaseConfig    `koanf:"database"`
+	Migrations  MigrationsConfig  `koanf:"migrations"`
+	Auth        AuthConfig        `koanf:"auth"`
+	Pagination  PaginationConfig  `koanf:"pagination"`
+	Resilience  ResilienceConfig  `koanf:"resilience"`
+	Metrics     MetricsConfig     `koanf:"metrics"`
+	Idempotency IdempotencyConfig `koanf:"idempotency"`
+}
+
+// IdempotencyConfig configures Idempotency-Key handling.
+type IdempotencyConfig struct {
+	TTL             time.Duration `koanf:"ttl"`
+	CleanupInterval time.Duration `koanf:"cleanup_interval"`
 }
 
 // MetricsConfig configures where Prometheus metrics are served.
@@ -247,6 +254,8 @@ func (c *Config) validate() error {
 		{"migrations.statement_timeout", c.Migrations.StatementTimeout, 0},
 		{"migrations.ddl_lock_timeout", c.Migrations.DDLLockTimeout, 0},
 		{"resilience.operation_timeout", c.Resilience.OperationTimeout, 1},
+		{"idempotency.ttl", c.Idempotency.TTL, 1},
+		{"idempotency.cleanup_interval", c.Idempotency.CleanupInterval, 1},
 		{"resilience.breaker.window", c.Resilience.Breaker.Window, 1},
 		{"resilience.breaker.open_timeout", c.Resilience.Breaker.OpenTimeout, 1},
 		{"resilience.breaker.max_open_timeout", c.Resilience.Breaker.MaxOpenTimeout, 0},

@@ -82,6 +82,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 				HalfOpenProbes: 2, HalfOpenSuccesses: 2,
 			},
 		},
+		Idempotency: IdempotencyConfig{TTL: 24 * time.Hour, CleanupInterval: 10 * time.Minute},
 	}
 	if len(cfg.Auth.Tokens) != 0 {
 		t.Errorf("auth.tokens = %q; want none by default", cfg.Auth.Tokens)

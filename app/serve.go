@@ -21,6 +21,10 @@ func (a *App) Serve(ctx context.Context) error {
 			return err
 		}
 	}
+	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCleanup()
+	go a.idempotency.RunCleanup(cleanupCtx, a.cfg.Idempotency.CleanupInterval)
+
 	servers := []*http.Server{a.httpServer(a.echo)}
 	addrs := []string{a.cfg.HTTP.Addr}
 	if a.cfg.Metrics.Addr != "" {

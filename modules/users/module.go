@@ -22,12 +22,25 @@ type Runner interface {
 
 // Module registers the users feature into the app.
 type Module struct {
-	repo Repository
+	repo       Repository
+	idempotent echo.MiddlewareFunc
 }
 
-// New returns the users module over r, signing page cursors with cursors.
-func New(r Runner, cursors *db.Cursors) *Module {
-	return &Module{repo: newStore(r, cursors)}
+// Deps is what the module is built from.
+type Deps struct {
+	DB      Runner
+	Cursors *db.Cursors // signs page cursors
+	// Idempotent makes a write route honour Idempotency-Key; nil leaves routes as they are.
+	Idempotent echo.MiddlewareFunc
+}
+
+// New returns the users module.
+func New(d Deps) *Module {
+	idempotent := d.Idempotent
+	if idempotent == nil {
+		idempotent = func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	return &Module{repo: newStore(d.DB, d.Cursors), idempotent: idempotent}
 }
 
 // Name identifies the module in logs.
@@ -43,13 +56,13 @@ func (*Module) Migrations() []*gormigrate.Migration { return migs.All() }
 func (m *Module) Routes(api *echo.Group) {
 	h := &handlers{repo: m.repo}
 	g := api.Group("/users")
-	g.POST("", h.register)
+	g.POST("", h.register, m.idempotent)
 	g.GET("", h.list)
-	g.POST("/batch", h.registerBatch)
+	g.POST("/batch", h.registerBatch, m.idempotent)
 	g.GET("/stats", h.stats)
 	g.GET("/:id", h.get)
 	g.PATCH("/:id", h.update)
 	g.DELETE("/:id", h.delete)
-	g.POST("/:id/restore", h.restore)
+	g.POST("/:id/restore", h.restore, m.idempotent)
 	g.GET("/:id/events", h.events)
 }

@@ -20,6 +20,8 @@ var (
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrUnavailable: the database cannot serve the request now; retrying later may work.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrKeyReused: an Idempotency-Key comes back with a different request.
+	ErrKeyReused = errors.New("idempotency key reused")
 )
 
 // Error pairs one of the kinds above with a detail that is safe to show to the client.
@@ -46,6 +48,9 @@ func Conflict(format string, args ...any) error { return newError(ErrConflict, f
 func VersionMismatch(format string, args ...any) error {
 	return newError(ErrVersionMismatch, format, args)
 }
+
+// KeyReused returns an ErrKeyReused with a client-facing detail.
+func KeyReused(format string, args ...any) error { return newError(ErrKeyReused, format, args) }
 
 // Unavailable returns an ErrUnavailable with a client-facing detail.
 func Unavailable(format string, args ...any) error {

@@ -56,16 +56,32 @@ func NewRunner(gdb *gorm.DB, cfg RunnerConfig) *Runner {
 	return &Runner{db: gdb, cfg: cfg}
 }
 
+type txKey struct{}
+
+// WithTx returns ctx carrying tx: Transact and Read called with it join tx instead of starting
+// work of their own; whoever began tx owns its commit, retries and breaker. The idempotency
+// layer uses it to store a response in the transaction of the write that produced it.
+func WithTx(ctx context.Context, tx *gorm.DB) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
 // Transact runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
 // fn may run more than once, so it must not keep state from an earlier run. It must return
 // each statement's error as soon as it happens (GORM joins a second error into text, hiding
 // the first one's type from the classifier).
 func (r *Runner) Transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		// Joined: a savepoint, so a failure (a 409, say) leaves the outer transaction usable.
+		return domainError(tx.WithContext(ctx).Transaction(fn))
+	}
 	return r.run(ctx, "transact", retryableWrite, func(ctx context.Context) error { return r.transactOnce(ctx, fn) })
 }
 
 // Read runs fn outside a transaction, for queries.
 func (r *Runner) Read(ctx context.Context, fn func(db *gorm.DB) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return domainError(fn(tx.WithContext(ctx))) // joined: sees the outer transaction's writes
+	}
 	return r.run(ctx, "read", retryableRead, func(ctx context.Context) error { return fn(r.db.WithContext(ctx)) })
 }
 

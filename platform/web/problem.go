@@ -43,6 +43,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, apperr.ErrVersionMismatch):
 		return http.StatusPreconditionFailed
+	case errors.Is(err, apperr.ErrKeyReused):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, apperr.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.As(err, &he):

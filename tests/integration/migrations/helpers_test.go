@@ -20,8 +20,9 @@ import (
 
 // The service's migrations, as the tests refer to them.
 const (
-	createUsersID      = "202611250001_create_users"
-	createUserEventsID = "202611250002_create_user_events"
+	createUsersID           = "202611250001_create_users"
+	createUserEventsID      = "202611250002_create_user_events"
+	createIdempotencyKeysID = "202611250003_create_idempotency_keys"
 )
 
 // quiet discards the logging of the code under test; failures speak through errors.
@@ -85,11 +86,7 @@ func connect(t *testing.T, dbURL string) *pgx.Conn {
 // cursor signer, only serving requests does.
 func appPlan(t *testing.T) []*gormigrate.Migration {
 	t.Helper()
-	var lists [][]*gormigrate.Migration
-	for _, m := range app.Modules(app.Deps{}) {
-		lists = append(lists, m.Migrations())
-	}
-	plan, err := migrations.Plan(lists...)
+	plan, err := app.Plan(app.Modules(app.Deps{}))
 	require.NoError(t, err)
 	require.NotEmpty(t, plan)
 	return plan
