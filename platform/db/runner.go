@@ -92,11 +92,14 @@ func (r *Runner) run(ctx context.Context, op string, retryable func(error) bool,
 		defer cancel()
 	}
 	n := 0
+	// Stop retrying once the breaker has opened meanwhile: a retry storm of many concurrent
+	// callers then costs the database one attempt each, not MaxAttempts each.
+	retry := func(err error) bool { return retryable(err) && r.cfg.Breaker.State() != resilience.StateOpen }
 	err := r.cfg.Breaker.Do(ctx, func(ctx context.Context) error {
-		_, err := r.cfg.Retry.Do(ctx, retryable, func(ctx context.Context) error {
+		_, err := r.cfg.Retry.Do(ctx, retry, func(ctx context.Context) error {
 			n++
 			err := attempt(ctx)
-			r.observe(ctx, op, n, err, retryable)
+			r.observe(ctx, op, n, err, retry)
 			return err
 		})
 		return err

@@ -40,6 +40,9 @@ type Server struct {
 // Options adjust a test server.
 type Options struct {
 	NoMigrate bool              // leave the database empty
+	// MigrateURL, when set, is where migrations run (e.g. straight to the server while the
+	// app itself talks through a fault-injecting proxy, or as a role with more rights).
+	MigrateURL string
 	Env       []string          // extra environment entries (KEY=value) for config loading
 	Configure func(*app.Config) // last word on the configuration
 }
@@ -50,6 +53,15 @@ func Start(label string, opts Options) (*Server, error) {
 	dbURL, drop, err := testdb.Create(label)
 	if err != nil {
 		return nil, err
+	}
+	return StartOn(dbURL, drop, opts)
+}
+
+// StartOn serves the app over the existing database dbURL (a fault test's own cluster, or a
+// proxy in front of it); drop, if not nil, runs on Close.
+func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
+	if drop == nil {
+		drop = func() error { return nil }
 	}
 	environ := append([]string{
 		"DATABASE_URL=" + dbURL,
@@ -76,15 +88,30 @@ func Start(label string, opts Options) (*Server, error) {
 		_ = drop()
 		return nil, err
 	}
-	if !opts.NoMigrate {
-		if _, err := a.Migrator().Up(ctx, ""); err != nil {
-			_ = a.Close()
-			_ = drop()
-			return nil, err
-		}
+	if opts.MigrateURL != "" {
+		err = migrateAt(ctx, cfg, opts.MigrateURL, log)
+	} else if !opts.NoMigrate {
+		_, err = a.Migrator().Up(ctx, "")
+	}
+	if err != nil {
+		_ = a.Close()
+		_ = drop()
+		return nil, err
 	}
 	hs := httptest.NewServer(a.Handler())
 	return &Server{URL: hs.URL, DBURL: dbURL, App: a, DB: a.DB(), Cfg: cfg, http: hs, drop: drop, token: Token}, nil
+}
+
+// migrateAt applies the migrations over a separate connection to dbURL.
+func migrateAt(ctx context.Context, cfg app.Config, dbURL string, log *slog.Logger) error {
+	cfg.Database.URL = dbURL
+	m, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	_, err = m.Migrator().Up(ctx, "")
+	return err
 }
 
 // logLevel is warn unless TEST_LOG_LEVEL asks for more.
