@@ -11,7 +11,7 @@ DEV_CONFIG  := configs/dev.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?= -count=1 -race -timeout 20m
 
-.PHONY: help run build test test-unit lint migrate-up migrate-down migrate-status db-stop clean
+.PHONY: help run build test test-faults lint migrate-up migrate-down migrate-status db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,8 +22,11 @@ build: ## build the binary into bin/server
 run: build ## serve the API on http://127.0.0.1:8080 (dev token: dev-token-change-me)
 	scripts/with-postgres --db $(DEV_DB) -- $(BIN) --config $(DEV_CONFIG) serve
 
-test: ## unit and integration tests against a real PostgreSQL (a fresh database per package)
+test: ## unit, integration and fault-injection tests against a real PostgreSQL (a fresh database per package)
 	scripts/with-postgres -- go test $(GO_TEST_FLAGS) ./...
+
+test-faults: ## only the fault-injection tests (part of make test): own PostgreSQL cluster + TCP proxy
+	go test $(GO_TEST_FLAGS) ./tests/faults/...
 
 lint: ## gofmt, go vet and staticcheck
 	@unformatted=$$(gofmt -l .); \
