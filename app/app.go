@@ -72,10 +72,11 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
 		Retry: resilience.RetryPolicy{
 			MaxAttempts: r.MaxAttempts, InitialBackoff: r.InitialBackoff, MaxBackoff: r.MaxBackoff, MaxElapsed: r.MaxElapsed,
 		},
-		Breaker: breaker,
-		Budget:  cfg.Resilience.OperationTimeout,
-		Logger:  log,
-		Metrics: db.NewMetrics(tel.registry, metricsNamespace),
+		RetryBudget: resilience.NewRetryBudget(r.BudgetTokens, r.BudgetRatio),
+		Breaker:     breaker,
+		Budget:      cfg.Resilience.OperationTimeout,
+		Logger:      log,
+		Metrics:     db.NewMetrics(tel.registry, metricsNamespace),
 	})
 	idem := idempotency.NewStore(runner, cfg.Idempotency.TTL, log)
 	mods := Modules(Deps{DB: runner, Cursors: cursors, Idempotent: idem.Middleware()})

@@ -69,6 +69,8 @@ type RetryConfig struct {
 	InitialBackoff time.Duration `koanf:"initial_backoff"`
 	MaxBackoff     time.Duration `koanf:"max_backoff"`
 	MaxElapsed     time.Duration `koanf:"max_elapsed"`
+	BudgetTokens   float64       `koanf:"budget_tokens"`
+	BudgetRatio    float64       `koanf:"budget_ratio"`
 }
 
 // LogConfig configures slog.
@@ -281,6 +283,9 @@ func (c *Config) validate() error {
 		if n.val < 1 {
 			bad(n.key, "must be at least 1, got %d", n.val)
 		}
+	}
+	if b := c.Resilience.Retry; b.BudgetTokens < 1 || b.BudgetRatio <= 0 || b.BudgetRatio > b.BudgetTokens {
+		bad("resilience.retry.budget_tokens", "and budget_ratio must satisfy tokens ≥ 1 and 0 < ratio ≤ tokens, got %g and %g", b.BudgetTokens, b.BudgetRatio)
 	}
 	if c.Resilience.Retry.MaxAttempts < 1 {
 		bad("resilience.retry.max_attempts", "must be at least 1 (1 disables retrying), got %d", c.Resilience.Retry.MaxAttempts)

@@ -24,7 +24,8 @@ var ErrOutcomeUnknown = errors.New("db: connection lost during COMMIT: outcome u
 // layers, outermost first:
 //
 //	budget (a deadline for the whole operation) → circuit breaker (one outcome per call;
-//	rejects at once while open) → retry (backoff with jitter) → one attempt
+//	rejects at once while open) → retry (backoff with jitter, throttled by a retry budget
+//	shared by all calls) → one attempt
 //
 // Transact retries a transaction that collided with another (serialization failure,
 // deadlock, lock not available) or lost its connection before COMMIT was sent: PostgreSQL
@@ -40,8 +41,11 @@ type Runner struct {
 
 // RunnerConfig is what a Runner is built from.
 type RunnerConfig struct {
-	Retry   resilience.RetryPolicy
-	Breaker *resilience.Breaker
+	Retry resilience.RetryPolicy
+	// RetryBudget, shared by every operation, stops retrying while most attempts fail (nil:
+	// no budget).
+	RetryBudget *resilience.RetryBudget
+	Breaker     *resilience.Breaker
 	// Budget bounds each Transact or Read, retries included (0: only the caller's deadline).
 	Budget  time.Duration
 	Logger  *slog.Logger // failed attempts, with the request id; nil: discard
@@ -92,9 +96,12 @@ func (r *Runner) run(ctx context.Context, op string, retryable func(error) bool,
 		defer cancel()
 	}
 	n := 0
-	// Stop retrying once the breaker has opened meanwhile: a retry storm of many concurrent
-	// callers then costs the database one attempt each, not MaxAttempts each.
-	retry := func(err error) bool { return retryable(err) && r.cfg.Breaker.State() != resilience.StateOpen }
+	// A retry storm — many callers failing at once — must not multiply the load on a failing
+	// database by MaxAttempts: retrying stops when the shared budget runs low or the breaker
+	// has opened meanwhile, so each caller costs about one attempt.
+	retry := func(err error) bool {
+		return retryable(err) && r.cfg.RetryBudget.Allow() && r.cfg.Breaker.State() != resilience.StateOpen
+	}
 	err := r.cfg.Breaker.Do(ctx, func(ctx context.Context) error {
 		_, err := r.cfg.Retry.Do(ctx, retry, func(ctx context.Context) error {
 			n++
@@ -114,6 +121,12 @@ func (r *Runner) run(ctx context.Context, op string, retryable func(error) bool,
 func (r *Runner) observe(ctx context.Context, op string, n int, err error, retryable func(error) bool) {
 	class := resilience.Classify(err)
 	r.cfg.Metrics.attempt(op, class.String())
+	switch class {
+	case resilience.ClassNone:
+		r.cfg.RetryBudget.Succeeded()
+	case resilience.ClassContention, resilience.ClassUnavailable, resilience.ClassTimeout:
+		r.cfg.RetryBudget.Failed()
+	}
 	if err != nil && retryable(err) {
 		r.cfg.Logger.WarnContext(ctx, "database attempt failed", "request_id", requestid.From(ctx),
 			"op", op, "attempt", n, "class", class.String(), "err", err)

@@ -19,10 +19,12 @@ type Proxy struct {
 	target string
 
 	latency    atomic.Int64 // nanoseconds added before forwarding each chunk
-	refuse     atomic.Bool  // close new connections at once
+	refuse     atomic.Bool  // reset new connections as soon as their first message arrives
 	blackhole  atomic.Bool  // stop forwarding in both directions (connections hang)
+	closed     atomic.Bool
 	cutCommits atomic.Int32 // reset the next N connections that send COMMIT, after it commits
 	accepted   atomic.Int64
+	cancels    atomic.Int64 // accepted connections that carried a CancelRequest
 	committed  atomic.Int64 // COMMITs cut after the server answered them
 
 	mu    sync.Mutex
@@ -64,6 +66,7 @@ func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 
 // Close stops the proxy and resets every connection.
 func (p *Proxy) Close() error {
+	p.closed.Store(true) // also ends the forwarding goroutines a black hole holds
 	err := p.ln.Close()
 	p.ResetAll()
 	return err
@@ -72,7 +75,8 @@ func (p *Proxy) Close() error {
 // SetLatency delays every chunk of data in both directions by d (0 removes the delay).
 func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
 
-// Refuse makes the proxy close new connections at once (as a server that is down).
+// Refuse makes the proxy reset new connections as soon as their first message has arrived (as
+// a server that is going down); connections already open are left alone (ResetAll ends them).
 func (p *Proxy) Refuse(on bool) { p.refuse.Store(on) }
 
 // Blackhole stops forwarding: connections stay open but nothing arrives (a network partition).
@@ -82,8 +86,15 @@ func (p *Proxy) Blackhole(on bool) { p.blackhole.Store(on) }
 // the server has answered it: the transaction is committed, the client never learns it.
 func (p *Proxy) CutAfterCommit(n int) { p.cutCommits.Store(int32(n)) }
 
-// Accepted counts the connections the proxy has accepted.
+// Accepted counts the connections the proxy has accepted, refused ones included. It also
+// counts connections that only carry a CancelRequest (see Cancels): pgx opens one whenever a
+// connection fails, even one that failed during its startup, so Accepted - Cancels is the
+// number of attempts to open a session.
 func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
+
+// Cancels counts the accepted connections whose first message was a CancelRequest, refused
+// ones included.
+func (p *Proxy) Cancels() int64 { return p.cancels.Load() }
 
 // CutCommits counts the COMMITs whose answer the proxy swallowed.
 func (p *Proxy) CutCommits() int64 { return p.committed.Load() }
@@ -109,14 +120,40 @@ func (p *Proxy) accept() {
 		}
 		p.accepted.Add(1)
 		if p.refuse.Load() {
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			_ = c.Close()
+			go p.refuseConn(c)
 			continue
 		}
 		go p.serve(c)
 	}
+}
+
+// refuseConn resets c once its first message has arrived (or after a second): to the client
+// that is a server closing the connection at once, and the proxy learns whether it was a
+// CancelRequest.
+func (p *Proxy) refuseConn(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	var head [8]byte
+	if _, err := io.ReadFull(c, head[:]); err == nil && isCancelRequest(head[:]) {
+		p.cancels.Add(1)
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+// cancelRequestCode is the protocol code of a CancelRequest (1234 << 16 | 5678), which comes
+// as an untyped message instead of a startup message: length, code, pid, secret key. The key
+// is 4 bytes before protocol 3.2 and up to 256 since; pgx sends an empty one when the
+// connection failed before the server gave it a key.
+const cancelRequestCode = 80877102
+
+func isCancelRequest(head []byte) bool {
+	if len(head) < 8 || binary.BigEndian.Uint32(head[4:]) != cancelRequestCode {
+		return false
+	}
+	n := binary.BigEndian.Uint32(head)
+	return n >= 12 && n <= 12+256
 }
 
 func (p *Proxy) serve(client net.Conn) {
@@ -140,6 +177,9 @@ func (p *Proxy) serve(client net.Conn) {
 	done := make(chan struct{}, 2)
 	go func() { // client → server, watching for COMMIT
 		p.pipe(server, client, func(chunk []byte, w *frames) {
+			if !w.started && len(w.pending) == 0 && isCancelRequest(chunk) {
+				p.cancels.Add(1)
+			}
 			if w.sawCommit(chunk) && p.cutCommits.Load() > 0 {
 				commitSent.Store(true)
 			}
@@ -166,7 +206,7 @@ func (p *Proxy) pipe(dst, src net.Conn, inspect func([]byte, *frames)) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			for p.blackhole.Load() {
+			for p.blackhole.Load() && !p.closed.Load() {
 				time.Sleep(5 * time.Millisecond)
 			}
 			if d := time.Duration(p.latency.Load()); d > 0 {
