@@ -39,12 +39,12 @@ type Server struct {
 
 // Options adjust a test server.
 type Options struct {
-	NoMigrate bool              // leave the database empty
+	NoMigrate bool // leave the database empty
 	// MigrateURL, when set, is where migrations run (e.g. straight to the server while the
 	// app itself talks through a fault-injecting proxy, or as a role with more rights).
 	MigrateURL string
-	Env       []string          // extra environment entries (KEY=value) for config loading
-	Configure func(*app.Config) // last word on the configuration
+	Env        []string          // extra environment entries (KEY=value) for config loading
+	Configure  func(*app.Config) // last word on the configuration
 }
 
 // Start creates a database named after label, migrates it and serves the app over HTTP.
