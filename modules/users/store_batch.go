@@ -39,7 +39,9 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 		users[i] = u
 	}
 	// Inserting in one global order (by lower(username)) makes concurrent batches take the
-	// unique-index locks in the same order, so they queue instead of deadlocking.
+	// username index's locks in the same order, so most overlapping batches queue instead of
+	// deadlocking; batches whose emails cross in the other order can still deadlock, and the
+	// Runner retries the victim.
 	sorted := slices.Clone(users)
 	slices.SortFunc(sorted, func(a, b User) int { return strings.Compare(asciiLower(a.Username), asciiLower(b.Username)) })
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {

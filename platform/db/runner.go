@@ -16,9 +16,9 @@ import (
 )
 
 // ErrOutcomeUnknown means the connection failed while COMMIT was in flight: the transaction
-// may or may not have committed. It is never retried; the client is told to retry with the
-// same Idempotency-Key, which makes the retry safe.
-var ErrOutcomeUnknown = errors.New("db: connection lost during COMMIT: outcome unknown")
+// may or may not have committed. It is never retried and not counted by the breaker; the
+// client is told to retry with the same Idempotency-Key, which makes the retry safe.
+var ErrOutcomeUnknown = resilience.ErrOutcomeUnknown
 
 // Runner is how modules reach the database: Transact for every write, Read for queries. The
 // layers, outermost first:
@@ -181,7 +181,7 @@ func retryableWrite(err error) bool {
 	case resilience.ClassContention:
 		return true
 	case resilience.ClassUnavailable:
-		return !errors.Is(err, ErrOutcomeUnknown) // lost before COMMIT: rolled back
+		return true // lost before COMMIT (a lost COMMIT is ClassOutcomeUnknown): rolled back
 	}
 	return false
 }

@@ -163,3 +163,9 @@ func TestBreakerOpenPeriodBacksOff(t *testing.T) {
 	clk.Add(time.Second)
 	assert.Equal(t, StateHalfOpen, b.State())
 }
+
+func TestBreakerDoesNotCountLostCommits(t *testing.T) {
+	b, _ := newTestBreaker(t, nil)
+	fail(b, fmt.Errorf("users: register: %w: %w", ErrOutcomeUnknown, io.ErrUnexpectedEOF), 10)
+	assert.Equal(t, StateClosed, b.State())
+}

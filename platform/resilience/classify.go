@@ -37,7 +37,15 @@ const (
 	ClassTimeout
 	// ClassCallerGone: the request's context was cancelled; stop, never retry, never count.
 	ClassCallerGone
+	// ClassOutcomeUnknown: the connection failed while COMMIT was in flight; the write may
+	// have committed. Never retried blindly; not counted by the breaker either: lost
+	// connections on a healthy server (terminated backends, a flaky proxy) must not hold
+	// back every request, and a server that is really down fails the next BEGIN anyway.
+	ClassOutcomeUnknown
 )
+
+// ErrOutcomeUnknown marks an error of ClassOutcomeUnknown; wrap the driver error with it.
+var ErrOutcomeUnknown = errors.New("connection lost during COMMIT: outcome unknown")
 
 func (c Class) String() string {
 	switch c {
@@ -53,6 +61,8 @@ func (c Class) String() string {
 		return "timeout"
 	case ClassCallerGone:
 		return "caller_gone"
+	case ClassOutcomeUnknown:
+		return "outcome_unknown"
 	default:
 		return "other"
 	}
@@ -92,6 +102,9 @@ var badValueCodes = map[string]bool{
 func Classify(err error) Class {
 	if err == nil {
 		return ClassNone
+	}
+	if errors.Is(err, ErrOutcomeUnknown) {
+		return ClassOutcomeUnknown
 	}
 	if errors.Is(err, context.Canceled) {
 		return ClassCallerGone

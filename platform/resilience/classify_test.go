@@ -43,6 +43,7 @@ func TestClassify(t *testing.T) {
 		{"bad conn", driver.ErrBadConn, ClassUnavailable},
 		{"reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, ClassUnavailable},
 		{"plain error", fmt.Errorf("boom"), ClassOther},
+		{"lost commit", fmt.Errorf("%w: %w", ErrOutcomeUnknown, pgconn.ErrConnClosed), ClassOutcomeUnknown},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -152,3 +152,20 @@ func TestCommitCutBatchWithKey(t *testing.T) {
 	require.Equal(t, http.StatusCreated, again.resp.Status)
 	assert.Equal(t, string(r.resp.Body), string(again.resp.Body), "every replay is the same response")
 }
+
+// Lost COMMITs on a healthy database do not open the breaker: they are counted neither as
+// successes nor as failures, so reads and writes carry on and /readyz stays 200.
+func TestLostCommitsDoNotOpenTheBreaker(t *testing.T) {
+	a := startApp(t)
+	existing := a.createUser(t, "survivor")
+	threshold := int(a.Cfg.Resilience.Breaker.FailureThreshold)
+	a.proxy.CutAfterCommit(threshold + 2)
+	for i := 0; i < threshold+2; i++ {
+		r := a.mustCall(t, http.MethodPost, "/api/v1/users", registration(fmt.Sprintf("lost%d", i)))
+		requireUnavailable(t, r, "POST /users with its COMMIT cut")
+		require.True(t, outcomeUnknown(r.resp), "detail: %s", detail(r.resp))
+	}
+	assert.Zero(t, a.breakerState(t), "breaker still closed")
+	assert.Equal(t, http.StatusOK, a.mustCall(t, http.MethodGet, "/api/v1/users/"+existing, nil).resp.Status)
+	assert.Equal(t, http.StatusOK, a.mustCall(t, http.MethodGet, "/readyz", nil).resp.Status)
+}

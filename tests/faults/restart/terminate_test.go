@@ -1,0 +1,158 @@
+package restart_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"usersvc/tests/testapp"
+)
+
+// Every backend of ours is terminated (pg_terminate_backend, FATAL 57P01) every 150ms while
+// four clients run for two seconds: two register users, two read users by id and list them.
+// Reads are retried on a lost connection, so they all succeed. Writes lost before COMMIT are
+// rolled back by PostgreSQL and retried, so they answer 201, or 503 once retries run out —
+// never 500. Then the database: every 201 stored exactly once, a plain 503 left nothing, an
+// "outcome unknown" 503 left at most one row.
+//
+// Known failure (reported, not yet fixed in the service): a COMMIT that loses its connection
+// is answered "outcome unknown" and counted as a breaker failure; five of them within the
+// breaker's window open it on a healthy database, and every read after that is held back
+// with a 503. The summary line names the outcomes and the breaker transitions when it happens.
+func TestEveryBackendTerminatedDuringLoad(t *testing.T) {
+	const (
+		load      = 2 * time.Second
+		killEvery = 150 * time.Millisecond
+	)
+	database := newDatabase(t)
+	s := startApp(t, database, cluster.URL("postgres", database), testapp.Options{})
+	admin := adminConn(t, database)
+
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, register(t, s, fmt.Sprintf("seed%d", i)).ID)
+	}
+	before := mustScrape(t, s)
+
+	stop := make(chan struct{})
+	var kills, terminated atomic.Int64
+	killerDone := make(chan error, 1)
+	go func() { // the fault: every backend of ours, again and again
+		tick := time.NewTicker(killEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				killerDone <- nil
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			var n int64
+			err := admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+				FROM pg_stat_activity WHERE application_name = $1 AND datname = $2`, ourApp, database).Scan(&n)
+			cancel()
+			if err != nil {
+				killerDone <- err
+				return
+			}
+			kills.Add(1)
+			terminated.Add(n)
+		}
+	}()
+
+	l := newLedger()
+	var mu sync.Mutex
+	var reads, writes []result
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := l.create(s, fmt.Sprintf("term_w%d_%d", w, i))
+				mu.Lock()
+				writes = append(writes, r)
+				mu.Unlock()
+			}
+		})
+	}
+	for rd := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				path := "/api/v1/users/" + ids[i%len(ids)]
+				if rd == 1 && i%2 == 1 {
+					path = "/api/v1/users?limit=20"
+				}
+				r := send(s, http.MethodGet, path, nil)
+				mu.Lock()
+				reads = append(reads, r)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(load) // the length of the load, not a synchronisation
+	close(stop)
+	wg.Wait()
+	require.NoError(t, <-killerDone)
+
+	require.GreaterOrEqual(t, kills.Load(), int64(10), "the killer ran all along")
+	require.Positive(t, terminated.Load(), "backends of ours were terminated")
+	require.NotEmpty(t, reads)
+	var maxRead, maxWrite time.Duration
+	readsFailed := offences{rule: "a read during terminations answers 200 (retried on a lost connection)"}
+	for _, r := range reads {
+		maxRead = max(maxRead, r.Elapsed)
+		if r.Status != http.StatusOK {
+			readsFailed.add(r)
+		}
+	}
+	writesWrong := offences{rule: "a write during terminations answers 201 or 503 with Retry-After"}
+	counts := map[string]int{}
+	for _, r := range writes {
+		maxWrite = max(maxWrite, r.Elapsed)
+		switch {
+		case r.Status == http.StatusCreated:
+			counts["201"]++
+		case r.Status == http.StatusServiceUnavailable && r.RetryAfter == "":
+			writesWrong.add(r)
+		case r.Status == http.StatusServiceUnavailable && strings.Contains(r.Detail, outcomeUnknown):
+			counts["503 outcome unknown"]++
+		case r.Status == http.StatusServiceUnavailable && strings.Contains(r.Detail, heldBack):
+			counts["503 breaker open"]++
+		case r.Status == http.StatusServiceUnavailable:
+			counts["503"]++
+		default:
+			writesWrong.add(r)
+		}
+	}
+	after := mustScrape(t, s)
+	unavailable := after.sum(mAttempts, "class", "unavailable") - before.sum(mAttempts, "class", "unavailable")
+	summary := fmt.Sprintf("terminations: %d kill rounds, %d backends terminated; %d reads (%d not 200, slowest %s), "+
+		"writes %v (slowest %s); unavailable attempts %.0f; operations by outcome %v; breaker transitions %v",
+		kills.Load(), terminated.Load(), len(reads), readsFailed.count, maxRead.Round(time.Millisecond), counts,
+		maxWrite.Round(time.Millisecond), unavailable, outcomes(after, before), transitions(after))
+	t.Log(summary)
+	readsFailed.check(t, summary)
+	writesWrong.check(t, summary)
+	assert.Positive(t, counts["201"], "writes got through between the kills")
+	assert.Positive(t, unavailable, "attempts did meet terminated connections")
+
+	l.verify(t, admin, "term_")
+}
