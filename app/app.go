@@ -115,8 +115,8 @@ func newBreaker(c BreakerConfig, log *slog.Logger, tel *telemetry) (*resilience.
 		FailureThreshold: c.FailureThreshold, Window: c.Window,
 		OpenTimeout: c.OpenTimeout, MaxOpenTimeout: c.MaxOpenTimeout,
 		HalfOpenProbes: c.HalfOpenProbes, HalfOpenSuccesses: c.HalfOpenSuccesses,
-		OnStateChange: func(from, to resilience.State) {
-			log.Warn("database circuit breaker changed state", "from", string(from), "to", string(to))
+		OnStateChange: func(from, to resilience.State, requestID string) {
+			log.Warn("database circuit breaker changed state", "from", string(from), "to", string(to), "request_id", requestID)
 			tel.breakerTransitions.WithLabelValues(string(from), string(to)).Inc()
 		},
 	})

@@ -10,6 +10,8 @@ import (
 	"github.com/benbjohnson/clock"
 	backoff "github.com/cenkalti/backoff/v3"
 	circuitbreaker "github.com/mercari/go-circuitbreaker"
+
+	"usersvc/platform/requestid"
 )
 
 // ErrBreakerOpen is returned, without running the operation, while the breaker is open or
@@ -41,9 +43,10 @@ type BreakerConfig struct {
 	HalfOpenProbes int
 	// HalfOpenSuccesses successful probes in a row close the breaker.
 	HalfOpenSuccesses int64
-	// OnStateChange, when set, is told of every transition. It runs outside the library's
-	// lock and may call Breaker.State.
-	OnStateChange func(from, to State)
+	// OnStateChange, when set, is told of every transition, with the request id of the
+	// call whose outcome caused it ("" when time did: open → half-open). It runs outside
+	// the library's lock and may call Breaker.State.
+	OnStateChange func(from, to State, requestID string)
 	// Clock is for tests; nil means the real clock.
 	Clock clock.Clock
 }
@@ -64,8 +67,14 @@ type BreakerConfig struct {
 type Breaker struct {
 	cb     *circuitbreaker.CircuitBreaker
 	state  atomic.Value // State, as last reported by the library's hook
+	cause  atomic.Value // string: request id of the call now reporting its outcome
 	probes chan struct{}
-	notify chan [2]State
+	notify chan transition
+}
+
+type transition struct {
+	from, to  State
+	requestID string
 }
 
 // NewBreaker returns a closed Breaker.
@@ -81,8 +90,9 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
 	}
-	b := &Breaker{probes: make(chan struct{}, cfg.HalfOpenProbes), notify: make(chan [2]State, 64)}
+	b := &Breaker{probes: make(chan struct{}, cfg.HalfOpenProbes), notify: make(chan transition, 64)}
 	b.state.Store(StateClosed)
+	b.cause.Store("")
 	b.cb = circuitbreaker.New(
 		circuitbreaker.WithClock(cfg.Clock),
 		circuitbreaker.WithTripFunc(circuitbreaker.NewTripFuncThreshold(cfg.FailureThreshold)),
@@ -92,7 +102,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		circuitbreaker.WithOnStateChangeHookFn(func(from, to State) {
 			b.state.Store(to) // under the library's lock: record only, never call back into it
 			select {
-			case b.notify <- [2]State{from, to}:
+			case b.notify <- transition{from, to, b.cause.Load().(string)}:
 			default: // a listener that cannot keep up loses transitions, never blocks the breaker
 			}
 		}),
@@ -100,7 +110,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if cfg.OnStateChange != nil {
 		go func() {
 			for t := range b.notify {
-				cfg.OnStateChange(t[0], t[1])
+				cfg.OnStateChange(t.from, t.to, t.requestID)
 			}
 		}()
 	}
@@ -140,9 +150,18 @@ func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error 
 	err := op(ctx)
 	switch Classify(err) {
 	case ClassNone:
-		b.cb.Success()
+		b.report(ctx, b.cb.Success)
 	case ClassUnavailable, ClassTimeout:
-		b.cb.Fail()
+		b.report(ctx, b.cb.Fail)
 	}
 	return err
+}
+
+// report passes an outcome to the library, naming the request for a transition it causes.
+// Concurrent calls may overwrite each other's id: the one named is one of the requests whose
+// outcomes tipped the breaker.
+func (b *Breaker) report(ctx context.Context, outcome func()) {
+	b.cause.Store(requestid.From(ctx))
+	outcome()
+	b.cause.Store("")
 }

@@ -15,6 +15,8 @@ import (
 	circuitbreaker "github.com/mercari/go-circuitbreaker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"usersvc/platform/requestid"
 )
 
 var (
@@ -128,15 +130,17 @@ func TestBreakerStateChangeListenerMayReadState(t *testing.T) {
 	seen := make(chan string, 10)
 	var b *Breaker
 	b, clk := newTestBreaker(t, func(c *BreakerConfig) {
-		c.OnStateChange = func(from, to State) {
+		c.OnStateChange = func(from, to State, requestID string) {
 			_ = b.State() // would deadlock inside the library's hook
-			seen <- fmt.Sprintf("%s->%s", from, to)
+			seen <- fmt.Sprintf("%s->%s[%s]", from, to, requestID)
 		}
 	})
-	fail(b, errDown, 3)
+	for i := 0; i < 3; i++ {
+		_ = b.Do(requestid.With(context.Background(), fmt.Sprintf("req-%d", i)), func(context.Context) error { return errDown })
+	}
 	clk.Add(time.Second)
-	require.NoError(t, b.Do(context.Background(), func(context.Context) error { return nil }))
-	require.NoError(t, b.Do(context.Background(), func(context.Context) error { return nil }))
+	require.NoError(t, b.Do(requestid.With(context.Background(), "probe-1"), func(context.Context) error { return nil }))
+	require.NoError(t, b.Do(requestid.With(context.Background(), "probe-2"), func(context.Context) error { return nil }))
 	var got []string
 	for len(got) < 3 {
 		select {
@@ -146,7 +150,8 @@ func TestBreakerStateChangeListenerMayReadState(t *testing.T) {
 			t.Fatalf("state-change listener stalled after %v", got)
 		}
 	}
-	assert.Equal(t, []string{"closed->open", "open->half-open", "half-open->closed"}, got)
+	assert.Equal(t, []string{"closed->open[req-2]", "open->half-open[]", "half-open->closed[probe-2]"}, got,
+		"each transition names the request that caused it")
 }
 
 // Gap 4: the library's WithOpenTimeout silently replaces WithOpenTimeoutBackOff. Breaker
