@@ -67,13 +67,13 @@ func TestLoadConfigDefaults(t *testing.T) {
 		},
 		Database: DatabaseConfig{
 			URL:              "postgres://postgres@127.0.0.1:5432/usersvc?sslmode=disable",
-			StatementTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second,
+			StatementTimeout: 1500 * time.Millisecond, ConnectTimeout: time.Second,
 			MaxOpenConns: 8, MaxIdleConns: 8, ConnMaxLifetime: 30 * time.Minute,
 			ConnMaxIdleTime: 5 * time.Minute, SlowQueryThreshold: 200 * time.Millisecond,
 		},
 		Migrations: MigrationsConfig{Auto: true, LockTimeout: time.Minute, DDLLockTimeout: 10 * time.Second},
 		Resilience: ResilienceConfig{
-			OperationTimeout: 2500 * time.Millisecond,
+			OperationTimeout: 2 * time.Second,
 			Retry: RetryConfig{
 				MaxAttempts: 3, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxElapsed: 2 * time.Second,
 				BudgetTokens: 10, BudgetRatio: 0.1,
@@ -147,7 +147,7 @@ auth:
 		t.Errorf("auth.tokens = %q; want %q", cfg.Auth.Tokens, tokenA)
 	}
 	// Keys the file does not mention keep their defaults.
-	if cfg.Log.Level != "info" || cfg.HTTP.RequestTimeout != 10*time.Second || cfg.Database.ConnectTimeout != 2*time.Second {
+	if cfg.Log.Level != "info" || cfg.HTTP.RequestTimeout != 10*time.Second || cfg.Database.ConnectTimeout != time.Second {
 		t.Errorf("defaults lost under a partial file: %+v", cfg)
 	}
 	if err := cfg.ValidateServe(); err != nil {
