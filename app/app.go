@@ -36,7 +36,7 @@ type App struct {
 // New opens the database and wires the modules and routes. The layers, outermost first:
 //
 //	HTTP: request id → access log → metrics → recover → body limit → request deadline
-//	      → auth (/api) → module handler
+//	      → auth (/api) → [idempotency key, on write routes that take one] → module handler
 //	data: module repository → db.Runner (transactions, retried on contention; maps
 //	      unavailability to 503) → GORM → pgx
 //
@@ -171,5 +171,8 @@ func (a *App) Idempotency() *idempotency.Store { return a.idempotency }
 // DB returns the GORM handle (for tests and tools).
 func (a *App) DB() *gorm.DB { return a.db }
 
-// Close closes the database pool.
-func (a *App) Close() error { return db.Close(a.db) }
+// Close stops the breaker's listener and closes the database pool.
+func (a *App) Close() error {
+	a.breaker.Close()
+	return db.Close(a.db)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 )
 
 // Serve applies pending migrations when migrations.auto is set, then serves HTTP (and the
@@ -22,8 +23,13 @@ func (a *App) Serve(ctx context.Context) error {
 		}
 	}
 	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopCleanup()
-	go a.idempotency.RunCleanup(cleanupCtx, a.cfg.Idempotency.CleanupInterval)
+	var cleanup sync.WaitGroup
+	cleanup.Add(1)
+	go func() {
+		defer cleanup.Done()
+		a.idempotency.RunCleanup(cleanupCtx, a.cfg.Idempotency.CleanupInterval)
+	}()
+	defer func() { stopCleanup(); cleanup.Wait() }() // before the caller closes the pool
 
 	servers := []*http.Server{a.httpServer(a.echo)}
 	addrs := []string{a.cfg.HTTP.Addr}

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -100,7 +101,10 @@ func (r *Runner) run(ctx context.Context, op string, retryable func(error) bool,
 	// database by MaxAttempts: retrying stops when the shared budget runs low or the breaker
 	// has opened meanwhile, so each caller costs about one attempt.
 	retry := func(err error) bool {
-		return retryable(err) && r.cfg.RetryBudget.Allow() && r.cfg.Breaker.State() != resilience.StateOpen
+		if !retryable(err) || r.cfg.Breaker.State() == resilience.StateOpen {
+			return false
+		}
+		return resilience.Classify(err) == resilience.ClassContention || r.cfg.RetryBudget.Allow()
 	}
 	err := r.cfg.Breaker.Do(ctx, func(ctx context.Context) error {
 		_, err := r.cfg.Retry.Do(ctx, retry, func(ctx context.Context) error {
@@ -124,7 +128,9 @@ func (r *Runner) observe(ctx context.Context, op string, n int, err error, retry
 	switch class {
 	case resilience.ClassNone:
 		r.cfg.RetryBudget.Succeeded()
-	case resilience.ClassContention, resilience.ClassUnavailable, resilience.ClassTimeout:
+	case resilience.ClassUnavailable, resilience.ClassTimeout:
+		// Only a failing database drains the budget; contention on a healthy one is retried
+		// whatever the budget says (it is bounded by MaxAttempts per call).
 		r.cfg.RetryBudget.Failed()
 	}
 	if err != nil && retryable(err) {
@@ -163,10 +169,18 @@ func (r *Runner) transactOnce(ctx context.Context, fn func(tx *gorm.DB) error) (
 		}
 	}()
 	if err := fn(tx); err != nil {
-		return err
+		return expired(ctx, err)
+	}
+	// Past the deadline database/sql has rolled the transaction back (or will, instead of
+	// sending COMMIT): a plain timeout, not an unknown outcome.
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	committed = true
 	if err := tx.Commit().Error; err != nil {
+		if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+			return expired(ctx, err) // rolled back by database/sql when ctx ended; COMMIT never sent
+		}
 		switch resilience.Classify(err) {
 		case resilience.ClassUnavailable, resilience.ClassTimeout, resilience.ClassCallerGone:
 			return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
@@ -174,6 +188,16 @@ func (r *Runner) transactOnce(ctx context.Context, fn func(tx *gorm.DB) error) (
 		return err // e.g. a deferred constraint or serialization failure: rolled back
 	}
 	return nil
+}
+
+// expired names the context's end as the cause of err when the attempt's context is over:
+// the statement that failed with, say, sql.ErrTxDone failed because time ran out (a timeout)
+// or the caller left, not because of a bug.
+func expired(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", context.Cause(ctx), err)
 }
 
 func retryableWrite(err error) bool {
@@ -201,7 +225,9 @@ func domainError(err error) error {
 	case errors.Is(err, resilience.ErrBreakerOpen):
 		return fmt.Errorf("%w: %w", apperr.Unavailable("the database is failing; requests are held back for a moment"), err)
 	case errors.Is(err, ErrOutcomeUnknown):
-		return fmt.Errorf("%w: %w", apperr.Unavailable("outcome unknown: the connection was lost while committing; retry with the same Idempotency-Key"), err)
+		return fmt.Errorf("%w: %w", apperr.Unavailable("outcome unknown: the connection was lost while committing, "+
+			"so the change may or may not have been applied; retry with the same Idempotency-Key "+
+			"(without one, check before retrying)"), err)
 	}
 	switch resilience.Classify(err) {
 	case resilience.ClassUnavailable, resilience.ClassTimeout:

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
@@ -165,4 +166,49 @@ func TestRunnerBudgetBoundsAnOperation(t *testing.T) {
 	err := r.Read(context.Background(), func(tx *gorm.DB) error { return tx.Exec("SELECT pg_sleep(2)").Error })
 	assert.ErrorIs(t, err, apperr.ErrUnavailable)
 	assert.Less(t, time.Since(start), time.Second)
+}
+
+// Time running out after the work but before COMMIT is a plain timeout (503), not an
+// unknown outcome: COMMIT was never sent and nothing is stored.
+func TestTransactPastItsDeadlineBeforeCommitIsATimeout(t *testing.T) {
+	accounts(t)
+	r, _ := newRunner(t, 100, 200*time.Millisecond)
+	err := r.Transact(context.Background(), func(tx *gorm.DB) error {
+		if err := tx.Exec("INSERT INTO accounts (id, balance) VALUES (9, 1)").Error; err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
+		return nil
+	})
+	require.ErrorIs(t, err, apperr.ErrUnavailable)
+	assert.NotErrorIs(t, err, db.ErrOutcomeUnknown)
+	var n int64
+	require.NoError(t, gdb.Model(&account{}).Where("id = 9").Count(&n).Error)
+	assert.Zero(t, n)
+}
+
+// Contention on a healthy database is retried however empty the shared retry budget is: the
+// budget is for a failing database.
+func TestContentionIsRetriedWithAnEmptyBudget(t *testing.T) {
+	accounts(t)
+	b, err := resilience.NewBreaker(resilience.BreakerConfig{
+		FailureThreshold: 100, Window: time.Minute, OpenTimeout: time.Minute, HalfOpenProbes: 1, HalfOpenSuccesses: 1,
+	})
+	require.NoError(t, err)
+	budget := resilience.NewRetryBudget(2, 0.1)
+	for i := 0; i < 5; i++ {
+		budget.Failed()
+	}
+	require.False(t, budget.Allow())
+	r := db.NewRunner(gdb, db.RunnerConfig{Retry: retries, RetryBudget: budget, Breaker: b})
+	attempts := 0
+	err = r.Transact(context.Background(), func(tx *gorm.DB) error {
+		attempts++
+		if attempts == 1 {
+			return &pgconn.PgError{Code: "40001"}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, attempts)
 }

@@ -14,7 +14,8 @@ import (
 // response is an answer captured from a handler or loaded from a stored key.
 type response struct {
 	status   int
-	headers  Headers
+	headers  Headers     // what is stored and replayed
+	live     http.Header // every header the handler set, sent with the first answer
 	body     []byte
 	replayed bool
 }
@@ -40,14 +41,16 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.body.Write(b)
 }
 
-// capture runs next with the request's context carrying tx (so the handler's repository
-// joins it) and its answer, errors rendered by the app's error handler, recorded. Errors the
-// Runner must see (contention, unavailability) are returned instead, to be retried or
-// answered 503 with nothing stored.
+// capture runs next with the request's context replaced by the attempt's (so the handler's
+// statements share the Runner's deadline) carrying tx (so the handler's repository joins
+// it), and records its answer, errors rendered by the app's error handler. Errors the Runner
+// must see (contention, unavailability, the attempt's time running out) are returned instead,
+// to be retried or answered 503 with nothing stored.
 func capture(c echo.Context, tx *gorm.DB, body []byte, next echo.HandlerFunc) (*response, error) {
 	req, res, w := c.Request(), c.Response(), c.Response().Writer
 	rec := &recorder{header: http.Header{}}
-	c.SetRequest(req.WithContext(db.WithTx(req.Context(), tx)))
+	attempt := tx.Statement.Context
+	c.SetRequest(req.WithContext(db.WithTx(attempt, tx)))
 	c.Request().Body = io.NopCloser(bytes.NewReader(body))
 	res.Writer, res.Committed, res.Status, res.Size = rec, false, http.StatusOK, 0
 	defer func() {
@@ -56,12 +59,12 @@ func capture(c echo.Context, tx *gorm.DB, body []byte, next echo.HandlerFunc) (*
 	}()
 
 	if err := next(c); err != nil {
-		if retriedByRunner(err) {
+		if retriedByRunner(err) || attempt.Err() != nil {
 			return nil, err
 		}
 		c.Echo().HTTPErrorHandler(err, c)
 	}
-	out := &response{status: rec.status, headers: Headers{}, body: rec.body.Bytes()}
+	out := &response{status: rec.status, headers: Headers{}, live: rec.header, body: rec.body.Bytes()}
 	if out.status == 0 {
 		out.status = http.StatusOK
 	}
@@ -73,8 +76,12 @@ func capture(c echo.Context, tx *gorm.DB, body []byte, next echo.HandlerFunc) (*
 	return out, nil
 }
 
-// write sends the response to the client.
+// write sends the response to the client: the first answer with every header the handler
+// set, a replay with the stored ones.
 func (r *response) write(c echo.Context) error {
+	for name, v := range r.live {
+		c.Response().Header()[name] = v
+	}
 	for name, v := range r.headers {
 		c.Response().Header().Set(name, v)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/go-gormigrate/gormigrate/v2"
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	migs "usersvc/migrations/idempotency"
 	"usersvc/platform/apperr"
@@ -114,33 +113,40 @@ func (s *Store) Middleware() echo.MiddlewareFunc {
 // concurrent request with the same key waits here (INSERT … ON CONFLICT waits for the other
 // transaction) and then replays what it stored.
 func (s *Store) claim(tx *gorm.DB, owner, key string, hash []byte) (*response, error) {
-	res := tx.Exec(`INSERT INTO idempotency_keys (owner, key, request_hash, status, headers, body, created_at, expires_at)
-		VALUES (?, ?, ?, 0, '{}', '', now(), now() + make_interval(secs => ?))
-		ON CONFLICT (owner, key) DO NOTHING`, owner, key, hash, s.ttl.Seconds())
-	if res.Error != nil {
-		return nil, res.Error
+	// The row the INSERT ran into may be gone by the time it is read (the cleanup deleted
+	// it, expired): then claim again.
+	for range 3 {
+		res := tx.Exec(`INSERT INTO idempotency_keys (owner, key, request_hash, status, headers, body, created_at, expires_at)
+			VALUES (?, ?, ?, 0, '{}', '', now(), now() + make_interval(secs => ?))
+			ON CONFLICT (owner, key) DO NOTHING`, owner, key, hash, s.ttl.Seconds())
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected == 1 {
+			return nil, nil
+		}
+		var rec struct {
+			Record
+			Expired bool
+		}
+		err := tx.Raw(`SELECT *, expires_at < now() AS expired FROM idempotency_keys
+			WHERE owner = ? AND key = ? FOR UPDATE`, owner, key).Scan(&rec).Error
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case rec.Key == "":
+			continue // deleted meanwhile
+		case rec.Expired: // as good as absent: the cleanup has not got to it yet
+			return nil, tx.Exec(`UPDATE idempotency_keys SET request_hash = ?, status = 0, headers = '{}', body = '',
+				created_at = now(), expires_at = now() + make_interval(secs => ?) WHERE owner = ? AND key = ?`,
+				hash, s.ttl.Seconds(), owner, key).Error
+		case !bytes.Equal(rec.RequestHash, hash):
+			return nil, apperr.KeyReused("%s %q was already used with a different request; use a new key", Header, key)
+		}
+		return &response{status: rec.Status, headers: rec.Headers, body: rec.Body, replayed: true}, nil
 	}
-	if res.RowsAffected == 1 {
-		return nil, nil
-	}
-	var rec Record
-	err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("owner = ? AND key = ?", owner, key).Take(&rec).Error
-	if err != nil {
-		return nil, err
-	}
-	var expired bool
-	if err := tx.Raw("SELECT ? < now()", rec.ExpiresAt).Scan(&expired).Error; err != nil {
-		return nil, err
-	}
-	if expired { // as good as absent: the cleanup has not got to it yet
-		return nil, tx.Exec(`UPDATE idempotency_keys SET request_hash = ?, status = 0, headers = '{}', body = '',
-			created_at = now(), expires_at = now() + make_interval(secs => ?) WHERE owner = ? AND key = ?`,
-			hash, s.ttl.Seconds(), owner, key).Error
-	}
-	if !bytes.Equal(rec.RequestHash, hash) {
-		return nil, apperr.KeyReused("%s %q was already used with a different request; use a new key", Header, key)
-	}
-	return &response{status: rec.Status, headers: rec.Headers, body: rec.Body, replayed: true}, nil
+	return nil, fmt.Errorf("idempotency: key %q keeps disappearing while claimed", key)
 }
 
 // Cleanup deletes expired keys, a thousand at a time, and returns how many it deleted.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,11 +66,14 @@ type BreakerConfig struct {
 //   - WithOpenTimeout silently replaces WithOpenTimeoutBackOff. Breaker passes exactly one:
 //     the backoff, built from OpenTimeout and MaxOpenTimeout.
 type Breaker struct {
-	cb     *circuitbreaker.CircuitBreaker
-	state  atomic.Value // State, as last reported by the library's hook
-	cause  atomic.Value // string: request id of the call now reporting its outcome
-	probes chan struct{}
-	notify chan transition
+	cb       *circuitbreaker.CircuitBreaker
+	state    atomic.Value // State, as last reported by the library's hook
+	reportMu sync.Mutex   // one outcome reported at a time, so cause names the right request
+	cause    atomic.Value // string: request id of the call reporting its outcome (written under reportMu)
+	probes   chan struct{}
+	notify   chan transition
+	done     chan struct{}
+	closed   sync.Once
 }
 
 type transition struct {
@@ -90,7 +94,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
 	}
-	b := &Breaker{probes: make(chan struct{}, cfg.HalfOpenProbes), notify: make(chan transition, 64)}
+	b := &Breaker{probes: make(chan struct{}, cfg.HalfOpenProbes), notify: make(chan transition, 64), done: make(chan struct{})}
 	b.state.Store(StateClosed)
 	b.cause.Store("")
 	b.cb = circuitbreaker.New(
@@ -109,8 +113,13 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	)
 	if cfg.OnStateChange != nil {
 		go func() {
-			for t := range b.notify {
-				cfg.OnStateChange(t.from, t.to, t.requestID)
+			for {
+				select {
+				case t := <-b.notify:
+					cfg.OnStateChange(t.from, t.to, t.requestID)
+				case <-b.done:
+					return
+				}
 			}
 		}()
 	}
@@ -134,8 +143,17 @@ func openBackOff(initial, maxTimeout time.Duration) backoff.BackOff {
 // State returns the breaker's current state without taking the library's lock.
 func (b *Breaker) State() State { return b.state.Load().(State) }
 
-// Do runs op unless the breaker is open (ErrBreakerOpen) and records its outcome.
+// Close stops delivering state changes to OnStateChange.
+func (b *Breaker) Close() {
+	b.closed.Do(func() { close(b.done) })
+}
+
+// Do runs op unless the breaker is open (ErrBreakerOpen) and records its outcome. A call
+// whose context is already over runs nothing and records nothing.
 func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
 	if !b.cb.Ready() {
 		return ErrBreakerOpen
 	}
@@ -158,9 +176,9 @@ func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error 
 }
 
 // report passes an outcome to the library, naming the request for a transition it causes.
-// Concurrent calls may overwrite each other's id: the one named is one of the requests whose
-// outcomes tipped the breaker.
 func (b *Breaker) report(ctx context.Context, outcome func()) {
+	b.reportMu.Lock()
+	defer b.reportMu.Unlock()
 	b.cause.Store(requestid.From(ctx))
 	outcome()
 	b.cause.Store("")

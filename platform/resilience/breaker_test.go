@@ -174,3 +174,17 @@ func TestBreakerDoesNotCountLostCommits(t *testing.T) {
 	fail(b, fmt.Errorf("users: register: %w: %w", ErrOutcomeUnknown, io.ErrUnexpectedEOF), 10)
 	assert.Equal(t, StateClosed, b.State())
 }
+
+func TestBreakerIgnoresCallsWhoseContextIsAlreadyOver(t *testing.T) {
+	b, _ := newTestBreaker(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	called := false
+	for i := 0; i < 5; i++ {
+		err := b.Do(ctx, func(context.Context) error { called = true; return context.DeadlineExceeded })
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	assert.False(t, called)
+	assert.Equal(t, StateClosed, b.State(), "no attempt, no failure")
+}

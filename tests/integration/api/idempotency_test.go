@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,4 +183,32 @@ func TestFailedAttemptIsNotStored(t *testing.T) {
 	resp = s.Do(t, http.MethodPost, "/api/v1/users/"+created.ID+"/restore", nil, "Idempotency-Key", "restore-1")
 	assert.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
 	assert.Empty(t, resp.Header.Get("Idempotent-Replayed"))
+}
+
+// An idempotent write shares the operation deadline: a handler statement stuck behind a lock
+// ends with the deadline as a 503 (not a 500, not after the longer request timeout), and
+// nothing is stored under the key.
+func TestIdempotentWriteKeepsTheOperationDeadline(t *testing.T) {
+	s, err := testapp.Start("idem_deadline", testapp.Options{Env: []string{
+		"USERSVC_RESILIENCE__OPERATION_TIMEOUT=500ms", "USERSVC_DATABASE__STATEMENT_TIMEOUT=5s",
+	}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	u := s.Do(t, http.MethodPost, "/api/v1/users", map[string]string{"username": "stuck1", "email": "stuck1@x.io"})
+	require.Equal(t, http.StatusCreated, u.Status)
+	var created user
+	u.JSON(t, &created)
+	require.Equal(t, http.StatusNoContent, s.Do(t, http.MethodDelete, "/api/v1/users/"+created.ID, nil).Status)
+
+	blocker := s.DB.Begin()
+	require.NoError(t, blocker.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", created.ID).Error)
+	start := time.Now()
+	resp := s.Do(t, http.MethodPost, "/api/v1/users/"+created.ID+"/restore", nil, "Idempotency-Key", "restore-stuck")
+	elapsed := time.Since(start)
+	require.NoError(t, blocker.Rollback().Error)
+	require.Equal(t, http.StatusServiceUnavailable, resp.Status, "%s", resp.Body)
+	assert.Less(t, elapsed, 2*time.Second, "bounded by the 500ms operation deadline, not the 10s request timeout")
+	var stored int64
+	require.NoError(t, s.DB.Raw("SELECT count(*) FROM idempotency_keys WHERE key = 'restore-stuck'").Scan(&stored).Error)
+	assert.Zero(t, stored)
 }
