@@ -76,7 +76,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 			OperationTimeout: 2 * time.Second,
 			Retry: RetryConfig{
 				MaxAttempts: 3, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxElapsed: 2 * time.Second,
-				BudgetTokens: 10, BudgetRatio: 0.1,
+				BudgetTokens: 20, BudgetRatio: 0.1,
 			},
 			Breaker: BreakerConfig{
 				FailureThreshold: 5, Window: 10 * time.Second, OpenTimeout: time.Second, MaxOpenTimeout: 30 * time.Second,

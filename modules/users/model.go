@@ -2,12 +2,12 @@ package users
 
 import (
 	"database/sql/driver"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+
+	"usersvc/platform/db"
 )
 
 // User is the users table. The tags describe the schema the migrations build, so the schema
@@ -51,26 +51,11 @@ func (c Changes) Value() (driver.Value, error) {
 	if c == nil {
 		return "{}", nil
 	}
-	b, err := json.Marshal(map[string]any(c))
-	if err != nil {
-		return nil, fmt.Errorf("users: encode event changes: %w", err)
-	}
-	return string(b), nil
+	return db.JSONValue(map[string]any(c))
 }
 
 // Scan decodes the jsonb column.
-func (c *Changes) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case []byte:
-		b = v
-	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("users: event changes: cannot scan %T", src)
-	}
-	return json.Unmarshal(b, (*map[string]any)(c))
-}
+func (c *Changes) Scan(src any) error { return db.ScanJSON(src, (*map[string]any)(c)) }
 
 // TableName pins the table name the migrations created.
 func (Event) TableName() string { return "user_events" }

@@ -5,9 +5,9 @@ package idempotency
 
 import (
 	"database/sql/driver"
-	"encoding/json"
-	"fmt"
 	"time"
+
+	"usersvc/platform/db"
 )
 
 // Record is a stored key and the response of the request that used it (idempotency_keys).
@@ -30,24 +30,7 @@ func (Record) TableName() string { return "idempotency_keys" }
 type Headers map[string]string
 
 // Value encodes h as JSON text for the jsonb column.
-func (h Headers) Value() (driver.Value, error) {
-	b, err := json.Marshal(map[string]string(h))
-	if err != nil {
-		return nil, fmt.Errorf("idempotency: encode headers: %w", err)
-	}
-	return string(b), nil
-}
+func (h Headers) Value() (driver.Value, error) { return db.JSONValue(map[string]string(h)) }
 
 // Scan decodes the jsonb column.
-func (h *Headers) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case []byte:
-		b = v
-	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("idempotency: cannot scan %T into headers", src)
-	}
-	return json.Unmarshal(b, (*map[string]string)(h))
-}
+func (h *Headers) Scan(src any) error { return db.ScanJSON(src, (*map[string]string)(h)) }

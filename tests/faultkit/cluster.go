@@ -143,3 +143,18 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Main is a TestMain body for a package of fault tests: it starts a cluster into *c, runs
+// the tests, removes the cluster, and returns the exit status.
+func Main(m interface{ Run() int }, c **Cluster) int {
+	var err error
+	if *c, err = StartCluster(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if err := (*c).Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return code
+}

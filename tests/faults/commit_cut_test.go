@@ -14,19 +14,7 @@ import (
 
 var cluster *faultkit.Cluster
 
-func TestMain(m *testing.M) {
-	var err error
-	cluster, err = faultkit.StartCluster()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := cluster.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(faultkit.Main(m, &cluster)) }
 
 // Why a commit cut is the dangerous fault, and why the service survives it.
 //

@@ -17,7 +17,7 @@ import (
 // still closed makes its first attempt (at most `clients`); retries are made only while the
 // shared retry budget has more than half its budget_tokens left (each failed attempt takes one)
 // and the breaker is closed, so there are fewer than budget_tokens retries in all. With the
-// defaults: 100 + 10 = 110, against 300 without. The sessions the database side sees may exceed
+// defaults: 100 + 20 = 120, against 300 without. The sessions the database side sees may exceed
 // the Runner's attempts by up to max_open_conns: database/sql replaces a dead pooled connection
 // with a new one inside the same attempt.
 //

@@ -8,7 +8,6 @@ package restart_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,19 +34,7 @@ const inspectorApp = "restart-inspector"
 
 var cluster *faultkit.Cluster
 
-func TestMain(m *testing.M) {
-	var err error
-	cluster, err = faultkit.StartCluster()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := cluster.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(faultkit.Main(m, &cluster)) }
 
 var nonIdent = regexp.MustCompile(`[^a-z0-9]+`)
 
