@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
 
 	"usersvc/tests/testapp"
 )
@@ -168,19 +169,12 @@ func TestFailedAttemptIsNotStored(t *testing.T) {
 	s, err := testapp.Start("idem_5xx", testapp.Options{Env: []string{"USERSVC_DATABASE__STATEMENT_TIMEOUT=300ms"}})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
-	u := s.Do(t, http.MethodPost, "/api/v1/users", map[string]string{"username": "slow1", "email": "slow1@x.io"})
-	require.Equal(t, http.StatusCreated, u.Status)
-	var created user
-	u.JSON(t, &created)
-	require.Equal(t, http.StatusNoContent, s.Do(t, http.MethodDelete, "/api/v1/users/"+created.ID, nil).Status)
-
-	blocker := s.DB.Begin()
-	require.NoError(t, blocker.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", created.ID).Error)
-	resp := s.Do(t, http.MethodPost, "/api/v1/users/"+created.ID+"/restore", nil, "Idempotency-Key", "restore-1")
+	id, blocker := deletedUserHeldByALock(t, s, "slow1")
+	resp := s.Do(t, http.MethodPost, "/api/v1/users/"+id+"/restore", nil, "Idempotency-Key", "restore-1")
 	require.Equal(t, http.StatusServiceUnavailable, resp.Status, "%s", resp.Body)
 	require.NoError(t, blocker.Rollback().Error)
 
-	resp = s.Do(t, http.MethodPost, "/api/v1/users/"+created.ID+"/restore", nil, "Idempotency-Key", "restore-1")
+	resp = s.Do(t, http.MethodPost, "/api/v1/users/"+id+"/restore", nil, "Idempotency-Key", "restore-1")
 	assert.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
 	assert.Empty(t, resp.Header.Get("Idempotent-Replayed"))
 }
@@ -194,16 +188,9 @@ func TestIdempotentWriteKeepsTheOperationDeadline(t *testing.T) {
 	}})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
-	u := s.Do(t, http.MethodPost, "/api/v1/users", map[string]string{"username": "stuck1", "email": "stuck1@x.io"})
-	require.Equal(t, http.StatusCreated, u.Status)
-	var created user
-	u.JSON(t, &created)
-	require.Equal(t, http.StatusNoContent, s.Do(t, http.MethodDelete, "/api/v1/users/"+created.ID, nil).Status)
-
-	blocker := s.DB.Begin()
-	require.NoError(t, blocker.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", created.ID).Error)
+	id, blocker := deletedUserHeldByALock(t, s, "stuck1")
 	start := time.Now()
-	resp := s.Do(t, http.MethodPost, "/api/v1/users/"+created.ID+"/restore", nil, "Idempotency-Key", "restore-stuck")
+	resp := s.Do(t, http.MethodPost, "/api/v1/users/"+id+"/restore", nil, "Idempotency-Key", "restore-stuck")
 	elapsed := time.Since(start)
 	require.NoError(t, blocker.Rollback().Error)
 	require.Equal(t, http.StatusServiceUnavailable, resp.Status, "%s", resp.Body)
@@ -211,4 +198,19 @@ func TestIdempotentWriteKeepsTheOperationDeadline(t *testing.T) {
 	var stored int64
 	require.NoError(t, s.DB.Raw("SELECT count(*) FROM idempotency_keys WHERE key = 'restore-stuck'").Scan(&stored).Error)
 	assert.Zero(t, stored)
+}
+
+// deletedUserHeldByALock registers and deletes a user on s, then locks its row in a
+// transaction the caller must end: a restore of that user waits on the lock.
+func deletedUserHeldByALock(t *testing.T, s *testapp.Server, username string) (string, *gorm.DB) {
+	t.Helper()
+	u := s.Do(t, http.MethodPost, "/api/v1/users", map[string]string{"username": username, "email": username + "@x.io"})
+	require.Equal(t, http.StatusCreated, u.Status)
+	var created user
+	u.JSON(t, &created)
+	require.Equal(t, http.StatusNoContent, s.Do(t, http.MethodDelete, "/api/v1/users/"+created.ID, nil).Status)
+	blocker := s.DB.Begin()
+	require.NoError(t, blocker.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", created.ID).Error)
+	t.Cleanup(func() { blocker.Rollback() })
+	return created.ID, blocker
 }
