@@ -43,6 +43,10 @@ func New(d Deps) *Module {
 	return &Module{repo: newStore(d.DB, d.Cursors), idempotent: idempotent}
 }
 
+// Repository is the module's storage, with the resilience layers of the Runner it was built
+// on; the performance suites measure it against a raw pgx implementation of the same calls.
+func (m *Module) Repository() Repository { return m.repo }
+
 // Name identifies the module in logs.
 func (*Module) Name() string { return "users" }
 
