@@ -1,0 +1,74 @@
+package benchsuite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"usersvc/tests/performance/perfkit"
+)
+
+const sample = `goos: linux
+goarch: amd64
+pkg: usersvc/tests/performance/bench
+BenchmarkCRUD/op=get/impl=gorm-2         	   10000	    100000 ns/op	    5000 B/op	      80 allocs/op
+BenchmarkCRUD/op=get/impl=gorm-2         	   10000	    120000 ns/op	    5000 B/op	      80 allocs/op
+BenchmarkCRUD/op=get/impl=gorm-2         	   10000	    110000 ns/op	    5000 B/op	      80 allocs/op
+BenchmarkCRUD/op=get/impl=pgx-2          	   10000	     88000 ns/op	    1000 B/op	      20 allocs/op
+BenchmarkCRUD/op=create/impl=gorm-2      	    1000	   1000000 ns/op	    9000 B/op	     150 allocs/op
+BenchmarkCRUD/op=create/impl=pgx-2       	    1000	    800000 ns/op	    2000 B/op	      30 allocs/op
+BenchmarkDepth/mode=keyset/depth=0-2     	    1000	    200000 ns/op
+BenchmarkDepth/mode=offset/depth=0-2     	    1000	    190000 ns/op
+BenchmarkDepth/mode=keyset/depth=100000-2	    1000	    260000 ns/op
+BenchmarkDepth/mode=offset/depth=100000-2	      10	  50000000 ns/op
+PASS
+`
+
+// The report's headline ratios come from here: a wrong division or a median taken over the
+// wrong samples would be reported as a met or missed target.
+func TestSuitesTakeMediansAndRatiosFromBenchmarkOutput(t *testing.T) {
+	set, err := Parse(strings.NewReader(sample), "bench.txt")
+	require.NoError(t, err)
+	get := set.One("BenchmarkCRUD", map[string]string{"op": "get", "impl": "gorm"})
+	require.NotNil(t, get)
+	require.Equal(t, 3, get.Runs)
+	require.InDelta(t, 110000, get.NsPerOp, 0.5, "median of three runs")
+	require.InDelta(t, 80, get.AllocsPerOp, 0.01)
+
+	suites := Suites(set, perfkit.Profile{Name: "full"}, 8)
+	byID := map[string]perfkit.Suite{}
+	for _, s := range suites {
+		byID[s.ID] = s
+	}
+	crud := byID["01-crud"]
+	require.InDelta(t, 0.8, crud.Metrics["ratio.repo_get_vs_pgx"], 1e-9, "pgx 88 µs / GORM 110 µs")
+	require.InDelta(t, 0.8, crud.Metrics["ratio.repo_create_vs_pgx"], 1e-9)
+	require.Len(t, crud.Targets, 2)
+	require.False(t, crud.Targets[0].Met, "0.80× misses the 0.85× get target")
+	require.Equal(t, "0.05× short", crud.Targets[0].Gap)
+
+	pag := byID["03-pagination"]
+	require.Len(t, pag.Charts, 1)
+	require.Len(t, pag.Charts[0].Series, 2)
+	depth := pag.Targets[len(pag.Targets)-1]
+	require.Empty(t, depth.NotMeasured)
+	require.True(t, depth.Met, "keyset 260 µs at 100k vs 200 µs first: 1.3×")
+	require.Equal(t, "1.30× at 100000", depth.Got)
+	_, hasBulk := byID["04-bulk"]
+	require.False(t, hasBulk, "no bulk benchmarks, no bulk suite")
+}
+
+func TestDepthTargetIsNotJudgedWhenTheDataIsTooShallow(t *testing.T) {
+	shallow := strings.ReplaceAll(sample, "depth=100000", "depth=10000")
+	set, err := Parse(strings.NewReader(shallow), "bench.txt")
+	require.NoError(t, err)
+	for _, s := range Suites(set, perfkit.Profile{Name: "quick"}, 8) {
+		if s.ID == "03-pagination" {
+			tg := s.Targets[len(s.Targets)-1]
+			require.Contains(t, tg.NotMeasured, "10000 rows deep")
+			return
+		}
+	}
+	t.Fatal("no pagination suite")
+}
