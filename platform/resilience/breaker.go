@@ -143,9 +143,14 @@ func openBackOff(initial, maxTimeout time.Duration) backoff.BackOff {
 // State returns the breaker's current state without taking the library's lock.
 func (b *Breaker) State() State { return b.state.Load().(State) }
 
-// Close stops delivering state changes to OnStateChange.
+// Close stops delivering state changes to OnStateChange and stops the library's timers: in
+// the closed state it runs a ticker goroutine that only leaving that state stops, so Close
+// moves it to half-open, which runs none. Do not use the breaker after Close.
 func (b *Breaker) Close() {
-	b.closed.Do(func() { close(b.done) })
+	b.closed.Do(func() {
+		close(b.done)
+		b.cb.SetState(StateHalfOpen)
+	})
 }
 
 // Do runs op unless the breaker is open (ErrBreakerOpen) and records its outcome. A call
