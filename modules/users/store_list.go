@@ -124,16 +124,23 @@ func (s *store) Stats(ctx context.Context, days int) (Stats, error) {
 			return err
 		}
 		st.Active, st.Deleted = counts.Active, counts.Deleted
+		// Count per day first (one range scan of users_created_at_id_idx), then join the
+		// days: joining every day to its users instead made the planner expect 1000 days ×
+		// 1/3 of the table and JIT-compile the query, 0.5 s per call at 1M users.
 		return tx.Raw(`
-			SELECT to_char(d, 'YYYY-MM-DD') AS date, count(u.id) AS count
+			SELECT to_char(d, 'YYYY-MM-DD') AS date, coalesce(c.count, 0) AS count
 			FROM generate_series(
 				((now() AT TIME ZONE 'UTC')::date - (?::int - 1))::timestamp,
 				(now() AT TIME ZONE 'UTC')::date::timestamp,
 				interval '1 day') AS d
-			LEFT JOIN users u
-				ON u.created_at >= d AT TIME ZONE 'UTC'
-				AND u.created_at < (d + interval '1 day') AT TIME ZONE 'UTC'
-			GROUP BY d ORDER BY d`, days).Scan(&st.CreatedPerDay).Error
+			LEFT JOIN (
+				SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS count
+				FROM users
+				WHERE created_at >= ((now() AT TIME ZONE 'UTC')::date - (?::int - 1))::timestamp AT TIME ZONE 'UTC'
+					AND created_at < ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'
+				GROUP BY 1
+			) c ON c.day = d::date
+			ORDER BY d`, days, days).Scan(&st.CreatedPerDay).Error
 	})
 	if err != nil {
 		return Stats{}, fmt.Errorf("users: stats: %w", err)
