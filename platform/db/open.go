@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
@@ -48,7 +49,13 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*gorm.DB, error
 		pgxCfg.ConnectTimeout = cfg.ConnectTimeout
 	}
 
-	sqlDB := stdlib.OpenDB(*pgxCfg)
+	// pgx encodes a google/uuid UUID through its driver.Valuer: to text, a failed binary
+	// encode (whose error message it formats), a parse, then binary again. Registering the
+	// type encodes it directly; it was 14% of the CPU of a get by id.
+	sqlDB := stdlib.OpenDB(*pgxCfg, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+		pgxuuid.Register(conn.TypeMap())
+		return nil
+	}))
 	applyPool(sqlDB, cfg)
 
 	gdb, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
