@@ -1,0 +1,179 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"usersvc/tests/performance/perfkit"
+)
+
+// readyTimeout bounds how long a started server may take to answer /readyz with 200.
+const readyTimeout = 30 * time.Second
+
+// stopTimeout bounds a graceful stop; past it the process is killed. It exceeds the
+// default http.shutdown_grace (15s).
+const stopTimeout = 20 * time.Second
+
+// server is one bin/server process serving the run's database on a free local port.
+type server struct {
+	base   string // http://127.0.0.1:port
+	cmd    *exec.Cmd
+	stderr *tail
+	exited chan struct{} // closed when the process has exited
+	err    error         // the process's exit error, set before exited is closed
+}
+
+// startServer runs env.ServerBin serve with a pool of poolSize and the extra
+// configuration entries (USERSVC_…=…), and waits until /readyz answers 200.
+func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...string) (*server, error) {
+	if env.ServerBin == "" {
+		return nil, errors.New("load: env.ServerBin is empty: build the service binary first (make build)")
+	}
+	var lastErr error
+	for range 3 { // a free port can be taken between choosing and binding it
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s, err := launch(ctx, env, poolSize, port, extra)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func launch(ctx context.Context, env *perfkit.Env, poolSize int, port string, extra []string) (*server, error) {
+	addr := "127.0.0.1:" + port
+	cmd := exec.Command(env.ServerBin, "serve")
+	cmd.Env = append(inheritedEnv(), perfkit.AppEnv(env.DBURL, poolSize, append([]string{"HTTP_ADDR=" + addr}, extra...)...)...)
+	s := &server{base: "http://" + addr, cmd: cmd, stderr: &tail{max: 8 << 10}, exited: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	cmd.Stdout = s.stderr
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("load: start %s: %w", env.ServerBin, err)
+	}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	if err := s.waitReady(ctx); err != nil {
+		_ = s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// inheritedEnv is this process's environment without what configures the service, so the
+// server sees only perfkit.AppEnv's settings and ours.
+func inheritedEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "DATABASE_URL", k == "HTTP_ADDR", k == "API_TOKENS", strings.HasPrefix(k, "USERSVC_"):
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (s *server) waitReady(ctx context.Context) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("load: the server exited before it was ready (%v); its output ends with:\n%s", s.err, s.stderr)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("load: the server on %s was not ready within %s; its output ends with:\n%s", s.base, readyTimeout, s.stderr)
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the process to exit (killing it after stopTimeout). An
+// exit status other than 0 is an error carrying the server's last output.
+func (s *server) stop() error {
+	select {
+	case <-s.exited:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(stopTimeout):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+			return fmt.Errorf("load: the server did not stop within %s of SIGTERM; killed it; its output ends with:\n%s", stopTimeout, s.stderr)
+		}
+	}
+	if s.err != nil {
+		return fmt.Errorf("load: the server exited with %v; its output ends with:\n%s", s.err, s.stderr)
+	}
+	return nil
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("load: find a free port: %w", err)
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.buf) == 0 {
+		return "(nothing)"
+	}
+	return string(t.buf)
+}
