@@ -11,7 +11,9 @@ DEV_CONFIG  := configs/dev.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?= -count=1 -race -timeout 20m
 
-.PHONY: help run build test test-faults lint migrate-up migrate-down migrate-status db-stop clean
+PROFILE     ?= full
+
+.PHONY: help run build test test-faults perf lint migrate-up migrate-down migrate-status db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,6 +29,10 @@ test: ## unit, integration and fault-injection tests against a real PostgreSQL (
 
 test-faults: ## only the fault-injection tests (part of make test): own PostgreSQL cluster + TCP proxy
 	go test $(GO_TEST_FLAGS) ./tests/faults/...
+
+perf: build ## performance suites vs raw pgx and pgbench; report in perf/results/ (PROFILE=quick|full, SUITES=01,06)
+	@command -v pgbench >/dev/null || { echo "perf: pgbench not found: install it with: apt-get install postgresql (pgbench ships with the server package)"; exit 1; }
+	scripts/with-postgres -- go run ./tests/performance/cmd/perf -profile $(PROFILE) -server-bin $(BIN) -out perf/results
 
 lint: ## gofmt, go vet and staticcheck
 	@unformatted=$$(gofmt -l .); \

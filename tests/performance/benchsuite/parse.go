@@ -22,6 +22,7 @@ type Result struct {
 	BytesPerOp  float64
 	AllocsPerOp float64
 	Runs        int
+	Samples     []float64 // sec/op of each run, for significance tests between runs
 }
 
 // Set is every benchmark of a run, by full name.
@@ -64,6 +65,7 @@ func Parse(r io.Reader, fileName string) (Set, error) {
 				r.Config[k] = v
 			}
 		}
+		r.Samples = units["sec/op"]
 		r.NsPerOp = median(units["sec/op"]) * 1e9
 		r.BytesPerOp = median(units["B/op"])
 		r.AllocsPerOp = median(units["allocs/op"])

@@ -33,7 +33,7 @@ var Profiles = map[string]Profile{
 	},
 	"full": {
 		Name: "full", Users: 1_000_000, EventsPerUser: 5, DeletedEvery: 20,
-		BenchTime: "1s", BenchCount: 5, Step: 5 * time.Second,
+		BenchTime: "300ms", BenchCount: 5, Step: 5 * time.Second,
 		Concurrency: []int{1, 5, 10, 20, 50, 100}, PoolSizes: []int{2, 4, 8, 16, 32},
 		Depths: []int{0, 1_000, 10_000, 100_000, 500_000}, BulkSizes: []int{1_000, 10_000}, SoakOps: 100_000,
 	},

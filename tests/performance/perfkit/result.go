@@ -22,6 +22,9 @@ type Suite struct {
 	// HigherIsBetter lists metric keys where a larger value is better (throughput, ratios);
 	// every other key is treated as lower-is-better (latency, bytes) when runs are compared.
 	HigherIsBetter []string
+	// Informational lists metric keys that are findings rather than better or worse (the
+	// best pool size); runs are not compared on them.
+	Informational []string
 	Notes          []string // findings in words, one sentence or two each
 	Files          []string // extra files written into the run folder (profiles), relative names
 }
@@ -85,4 +88,10 @@ func (s *Suite) Higher(key string, v float64) {
 type Runner struct {
 	ID  string
 	Run func(ctx context.Context, env *Env) (Suite, error)
+}
+
+// Info records a metric that is a finding, not a score.
+func (s *Suite) Info(key string, v float64) {
+	s.Metric(key, v)
+	s.Informational = append(s.Informational, key)
 }

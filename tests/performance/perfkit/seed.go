@@ -20,8 +20,9 @@ type SeedInfo struct {
 	DeletedEvery  int
 }
 
-// IDSQL is SQL for seeded user :n's id, for pgbench scripts (pgbench variables are numbers).
-const IDSQL = `('00000000-0000-7000-8000-' || lpad(to_hex(:n), 12, '0'))::uuid`
+// IDSQL is SQL for seeded user :n's id, for pgbench scripts (pgbench variables are numbers;
+// the cast lets -M prepared resolve to_hex).
+const IDSQL = `('00000000-0000-7000-8000-' || lpad(to_hex((:n)::bigint), 12, '0'))::uuid`
 
 // ID is seeded user i's id (the form IDSQL builds).
 func ID(i int) uuid.UUID {

@@ -1,16 +1,18 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 
-	"golang.org/x/perf/benchstat"
+	"golang.org/x/perf/benchmath"
+
+	"usersvc/tests/performance/benchsuite"
 )
 
 // Noise thresholds: how far a number may move between two runs on this shared, noisy machine
@@ -84,12 +86,15 @@ func Compare(dir, prevDir string, r *Run) (*Comparison, error) {
 		}
 	}
 	for _, s := range r.Suites {
-		higher := map[string]bool{}
+		higher, info := map[string]bool{}, map[string]bool{}
 		for _, k := range s.HigherIsBetter {
 			higher[k] = true
 		}
+		for _, k := range s.Informational {
+			info[k] = true
+		}
 		for _, k := range sortedKeys(s.Metrics) {
-			if old, ok := prev.Metrics[s.ID][k]; ok && !isRatio(k) {
+			if old, ok := prev.Metrics[s.ID][k]; ok && !isRatio(k) && !info[k] {
 				c.Metrics = append(c.Metrics, delta(s.ID+" "+k, old, s.Metrics[k], higher[k], metricNoise))
 			}
 		}
@@ -124,45 +129,65 @@ func delta(name string, old, cur float64, higherIsBetter bool, noise float64) De
 	return d
 }
 
-// benchstatCompare runs benchstat's comparison (Mann-Whitney U test, α = 0.05) of the two
-// runs' benchmarks; a significant change for the worse in time per op is a regression.
+// benchstatVersion is the benchstat whose text comparison is kept as benchstat.txt.
+const benchstatVersion = "golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
+
+// benchstatCompare flags benchmarks whose time per op got worse with significance: a
+// Mann-Whitney U test at α = 0.05 (benchstat's test, from golang.org/x/perf/benchmath), so a
+// run needs ≥ 4 samples per benchmark (the full profile takes 5) to flag anything. It also
+// keeps benchstat's own text comparison as benchstat.txt.
 func benchstatCompare(dir, prevDir, benchFile string, c *Comparison) error {
-	prevFile := filepath.Join(prevDir, benchFile)
-	if _, err := os.Stat(prevFile); err != nil {
+	prevFile, curFile := filepath.Join(prevDir, benchFile), filepath.Join(dir, benchFile)
+	prev, err := parseBench(prevFile)
+	if err != nil {
 		return nil // the earlier run had no Go benchmarks
 	}
-	col := &benchstat.Collection{Alpha: 0.05, DeltaTest: benchstat.UTest}
-	for _, f := range []struct{ config, path string }{{"previous", prevFile}, {"this run", filepath.Join(dir, benchFile)}} {
-		fh, err := os.Open(f.path)
-		if err != nil {
-			return fmt.Errorf("report: benchstat: %w", err)
-		}
-		err = col.AddFile(f.config, fh)
-		fh.Close()
-		if err != nil {
-			return fmt.Errorf("report: benchstat: %w", err)
-		}
+	cur, err := parseBench(curFile)
+	if err != nil {
+		return err
 	}
-	tables := col.Tables()
-	var buf bytes.Buffer
-	benchstat.FormatText(&buf, tables)
-	if err := os.WriteFile(filepath.Join(dir, "benchstat.txt"), buf.Bytes(), 0o644); err != nil {
+	c.BenchRegressions = benchRegressions(prev, cur)
+	out, err := exec.Command("go", "run", benchstatVersion, "previous="+prevFile, "this="+curFile).CombinedOutput()
+	if err != nil {
+		out = fmt.Appendf(out, "\nbenchstat failed: %v\n", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "benchstat.txt"), out, 0o644); err != nil {
 		return fmt.Errorf("report: benchstat: %w", err)
 	}
 	c.BenchstatFile = "benchstat.txt"
-	for _, t := range tables {
-		if t.Metric != "time/op" {
+	return nil
+}
+
+// benchRegressions lists the benchmarks of cur significantly slower than in prev.
+func benchRegressions(prev, cur benchsuite.Set) []Delta {
+	var out []Delta
+	thr := benchmath.DefaultThresholds
+	for _, name := range sortedKeys(cur) {
+		old, ok := prev[name]
+		if !ok || len(old.Samples) == 0 || len(cur[name].Samples) == 0 {
 			continue
 		}
-		for _, row := range t.Rows {
-			if row.Change < 0 && len(row.Metrics) == 2 {
-				c.BenchRegressions = append(c.BenchRegressions, Delta{Name: row.Benchmark,
-					Old: row.Metrics[0].Mean, New: row.Metrics[1].Mean, ChangePct: row.PctDelta,
-					Regression: true, Note: row.Note})
-			}
+		so := benchmath.NewSample(slices.Clone(old.Samples), &thr)
+		sn := benchmath.NewSample(slices.Clone(cur[name].Samples), &thr)
+		cmp := benchmath.AssumeNothing.Compare(so, sn)
+		o := benchmath.AssumeNothing.Summary(so, 0.95).Center
+		n := benchmath.AssumeNothing.Summary(sn, 0.95).Center
+		if cmp.P < cmp.Alpha && n > o {
+			out = append(out, Delta{Name: name, Old: o * 1e9, New: n * 1e9,
+				ChangePct: (n - o) / o * 100, Regression: true,
+				Note: fmt.Sprintf("ns/op, p=%.3f n=%d+%d", cmp.P, cmp.N1, cmp.N2)})
 		}
 	}
-	return nil
+	return out
+}
+
+func parseBench(path string) (benchsuite.Set, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return benchsuite.Parse(f, filepath.Base(path))
 }
 
 func sortedKeys[V any](m map[string]V) []string {

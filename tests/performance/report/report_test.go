@@ -2,13 +2,16 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"usersvc/tests/performance/benchsuite"
 	"usersvc/tests/performance/perfkit"
 )
 
@@ -76,4 +79,31 @@ func TestCompareFlagsRegressionsBeyondNoiseOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, c.Regressions, "%+v", c)
 	require.True(t, c.Ratios[len(c.Ratios)-1].Regression || c.Ratios[0].Regression)
+}
+
+func benchSet(t *testing.T, getNs ...int) benchsuite.Set {
+	t.Helper()
+	var b strings.Builder
+	for _, ns := range getNs {
+		fmt.Fprintf(&b, "BenchmarkCRUD/op=get/impl=gorm-2 \t 1000 \t %d ns/op\n", ns)
+		fmt.Fprintf(&b, "BenchmarkCRUD/op=get/impl=pgx-2 \t 1000 \t %d ns/op\n", 50000+ns%7)
+	}
+	set, err := benchsuite.Parse(strings.NewReader(b.String()), "bench.txt")
+	require.NoError(t, err)
+	return set
+}
+
+// A benchmark is called slower only when the difference is significant (U test, α = 0.05),
+// not because one noisy sample moved.
+func TestBenchRegressionsNeedSignificance(t *testing.T) {
+	prev := benchSet(t, 100000, 101000, 99000, 100500, 99500)
+	slower := benchSet(t, 130000, 131000, 129000, 130500, 129500)
+	noisy := benchSet(t, 99000, 140000, 100000, 101000, 98000)
+
+	got := benchRegressions(prev, slower)
+	require.Len(t, got, 1)
+	require.Equal(t, "BenchmarkCRUD/op=get/impl=gorm", got[0].Name)
+	require.InDelta(t, 30, got[0].ChangePct, 0.5)
+	require.Empty(t, benchRegressions(prev, noisy))
+	require.Empty(t, benchRegressions(slower, prev), "faster is not a regression")
 }
