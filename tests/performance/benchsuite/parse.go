@@ -47,7 +47,7 @@ func Parse(r io.Reader, fileName string) (Set, error) {
 		}
 		if samples[full] == nil {
 			samples[full] = map[string][]float64{}
-			names[full] = res.Name
+			names[full] = slices.Clone(res.Name) // the reader reuses the Result's buffers on Scan
 		}
 		for _, v := range res.Values {
 			samples[full][v.Unit] = append(samples[full][v.Unit], v.Value)

@@ -30,6 +30,9 @@ PASS
 func TestSuitesTakeMediansAndRatiosFromBenchmarkOutput(t *testing.T) {
 	set, err := Parse(strings.NewReader(sample), "bench.txt")
 	require.NoError(t, err)
+	for name, r := range set {
+		require.True(t, strings.HasPrefix(name, r.Base+"/"), "%s parsed as family %s", name, r.Base)
+	}
 	get := set.One("BenchmarkCRUD", map[string]string{"op": "get", "impl": "gorm"})
 	require.NotNil(t, get)
 	require.Equal(t, 3, get.Runs)
@@ -71,4 +74,24 @@ func TestDepthTargetIsNotJudgedWhenTheDataIsTooShallow(t *testing.T) {
 		}
 	}
 	t.Fatal("no pagination suite")
+}
+
+// With -count=5 every family must still be found: the benchmark reader reuses its buffers
+// between lines, so a name kept from an earlier line must be a copy.
+func TestEveryFamilyIsFoundWhenEachBenchmarkRanSeveralTimes(t *testing.T) {
+	var b strings.Builder
+	for _, line := range strings.Split(sample, "\n") {
+		n := 1
+		if strings.HasPrefix(line, "Benchmark") {
+			n = 5
+		}
+		for range n {
+			b.WriteString(line + "\n")
+		}
+	}
+	set, err := Parse(strings.NewReader(b.String()), "bench.txt")
+	require.NoError(t, err)
+	require.Len(t, set.Find("BenchmarkCRUD", nil), 4)
+	require.Len(t, set.Find("BenchmarkDepth", nil), 4)
+	require.Equal(t, 5, set.One("BenchmarkCRUD", map[string]string{"op": "get", "impl": "pgx"}).Runs)
 }
