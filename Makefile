@@ -31,7 +31,6 @@ test-faults: ## only the fault-injection tests (part of make test): own PostgreS
 	go test $(GO_TEST_FLAGS) ./tests/faults/...
 
 perf: build ## performance suites vs raw pgx and pgbench; report in perf/results/ (PROFILE=quick|full, SUITES=01,06)
-	@command -v pgbench >/dev/null || { echo "perf: pgbench not found: install it with: apt-get install postgresql (pgbench ships with the server package)"; exit 1; }
 	scripts/with-postgres -- go run ./tests/performance/cmd/perf -profile $(PROFILE) -server-bin $(BIN) -out perf/results
 
 lint: ## gofmt, go vet and staticcheck

@@ -34,6 +34,7 @@ const updatePool = 1024
 // Writes are counted afterwards (users, or events of the op's action): all b.N must be there.
 func BenchmarkCRUD(b *testing.B) {
 	f := env(b)
+	f.settle(b) // BenchmarkBulk and BenchmarkTx (earlier files) leave deleted rows behind
 	for _, op := range []string{"create", "get", "update", "delete", "restore"} {
 		for _, im := range f.impls() {
 			b.Run("op="+op+"/impl="+im.name, func(b *testing.B) { crudOps[op](b, f, im) })

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -68,6 +69,11 @@ tps = 3529.211945 (without initial connection time)
 	require.ErrorContains(t, err, "3 failed")
 	_, err = parsePgbench("pgbench: error: connection to server failed\n")
 	require.Error(t, err)
+
+	// pgbench 13 (with-postgres accepts PostgreSQL 13) words the tps line differently.
+	res, err = parsePgbench(strings.Replace(out, "(without initial connection time)", "(excluding connections establishing)", 1))
+	require.NoError(t, err)
+	require.InDelta(t, 3529.211945, res.tps, 1e-9)
 }
 
 func TestBestPoolWeighsGetAndPostAlike(t *testing.T) {
@@ -97,4 +103,23 @@ func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// The CPU table divides real /proc readings; this process's own CPU must be readable and grow
+// with work, or every cell would be a silent zero.
+func TestCPUSamplesGrowWithWork(t *testing.T) {
+	before := sampleCPU(os.Getpid())
+	require.True(t, before.ok)
+	x := 0
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+		x++ // spin: CPU time, not sleep
+	}
+	after := sampleCPU(os.Getpid())
+	require.Positive(t, x)
+	require.Greater(t, after.server, before.server, "this process's /proc/<pid>/stat time")
+	require.Greater(t, after.self, before.self)
+	require.GreaterOrEqual(t, after.machine, before.machine)
+	split := splitHTTP(before, after, 10)
+	require.True(t, split.ok)
+	require.Equal(t, (after.machine-before.machine)/10, split.total)
 }

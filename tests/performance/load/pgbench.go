@@ -90,6 +90,11 @@ func runPgbench(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err err
 			clients, pgbenchDuration(env.Profile.Step), env.Profile.Step),
 		Header: []string{"Operation", "pgbench TPS", "pgbench latency ms", "HTTP req/s", "HTTP p50 ms", "HTTP p99 ms", "HTTP errors", "HTTP ÷ pgbench"},
 	}
+	cpu := perfkit.Table{
+		Caption: "Where the CPU goes, in µs of CPU per transaction (pgbench) or request (HTTP), from /proc: " +
+			"client is pgbench or the Go load generator; database is the rest of the machine (PostgreSQL and anything else running)",
+		Header: []string{"Operation", "Side", "total µs", "server µs", "client µs", "database µs"},
+	}
 	for _, b := range baselines {
 		script, err := renderScript(dir, b.script)
 		if err != nil {
@@ -102,11 +107,20 @@ func runPgbench(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err err
 		if err != nil {
 			return s, err
 		}
+		before := sampleCPU(r.srv.pid())
 		out, _, err := r.step(ctx, load{name: b.key, clients: clients, dur: env.Profile.Step, target: b.target(r.t), check: b.check})
 		if err != nil {
 			return s, fmt.Errorf("load: HTTP %s: %w", b.label, err)
 		}
 		t := out.all
+		httpCPU := splitHTTP(before, sampleCPU(r.srv.pid()), t.requests())
+		cpu.Rows = append(cpu.Rows, append([]string{b.label, "pgbench"}, pg.cpu.cells()...),
+			append([]string{b.label, "HTTP"}, httpCPU.cells()...))
+		if pg.cpu.ok && httpCPU.ok {
+			s.Metric("cpu_us_per_"+b.key+"_pgbench", float64(pg.cpu.total)/1e3)
+			s.Metric("cpu_us_per_"+b.key+"_http", float64(httpCPU.total)/1e3)
+			s.Metric("cpu_us_per_"+b.key+"_server", float64(httpCPU.server)/1e3)
+		}
 		ratio := t.rps() / pg.tps
 		table.Rows = append(table.Rows, []string{b.label, rps(pg.tps), fmt.Sprintf("%.3f", pg.latencyMS), rps(t.rps()),
 			ms(t.q(0.5)), ms(t.q(0.99)), errorsCell(t), fmt.Sprintf("%.2f×", ratio)})
@@ -117,7 +131,7 @@ func runPgbench(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err err
 			s.Targets = append(s.Targets, ratioTarget(b, ratio, t.bad))
 		}
 	}
-	s.Tables = append(s.Tables, table)
+	s.Tables = append(s.Tables, table, cpu)
 	s.Notes = append(s.Notes,
 		fmt.Sprintf("pgbench ran as `pgbench -n -M prepared -c %d -j %d -T %d %s -f SCRIPT DATABASE_URL`; the scripts are in pgbench/ of the run folder.",
 			clients, min(2, clients), int(pgbenchDuration(env.Profile.Step).Seconds()), defines(vars)),
@@ -253,6 +267,7 @@ type pgbenchResult struct {
 	tps       float64 // without initial connection time
 	latencyMS float64 // average
 	processed int
+	cpu       cpuSplit // CPU per transaction, when /proc could be read
 }
 
 // runScript runs pgbench with one script and checks that it did its work: no failed or
@@ -274,8 +289,13 @@ func runScript(ctx context.Context, bin string, env *perfkit.Env, script string,
 	cmd.Env = append(os.Environ(), "PGAPPNAME="+perfkit.ApplicationName+"-pgbench")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cpuBefore := sampleCPU(0)
 	runErr := cmd.Run()
+	cpuAfter := sampleCPU(0)
 	res, parseErr := parsePgbench(out.String())
+	if cmd.ProcessState != nil {
+		res.cpu = splitPgbench(cpuBefore, cpuAfter, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime(), res.processed)
+	}
 	if err := errors.Join(runErr, parseErr); err != nil {
 		return pgbenchResult{}, fmt.Errorf("load: pgbench %s: %w; its output:\n%s", b.script, err, out.String())
 	}
@@ -293,7 +313,8 @@ func runScript(ctx context.Context, bin string, env *perfkit.Env, script string,
 }
 
 var (
-	pgbenchTPS       = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
+	// pgbench 14+ says "without initial connection time", 13 "excluding connections establishing".
+	pgbenchTPS       = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)`)
 	pgbenchLatency   = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
 	pgbenchProcessed = regexp.MustCompile(`(?m)^number of transactions actually processed: (\d+)`)
 	pgbenchFailed    = regexp.MustCompile(`(?m)^number of failed transactions: (\d+)`)

@@ -11,15 +11,18 @@ import (
 )
 
 const (
-	normalClients     = 20
-	highClients       = 100
-	exhaustPool       = 2
-	exhaustClients    = 200
-	sweepClients      = 64
-	recycleLifetime   = time.Second
-	minRecycleLoad    = 4 * time.Second
-	noHangMargin      = time.Second // over resilience.operation_timeout, for a request under exhaustion
-	peakTolerance     = 0.05        // pools within this of the best throughput count as at the peak
+	normalClients   = 20
+	highClients     = 100
+	exhaustPool     = 2
+	exhaustClients  = 200
+	sweepClients    = 64
+	recycleLifetime = time.Second
+	minRecycleLoad  = 4 * time.Second
+	noHangMargin    = time.Second // over resilience.operation_timeout, for a request under exhaustion
+	// exhaustOpTimeout is resilience.operation_timeout during exhaustion: short enough that
+	// the queue for 2 connections outgrows it, so shedding (503) is exercised, not just queueing.
+	exhaustOpTimeout  = 100 * time.Millisecond
+	peakTolerance     = 0.05 // pools within this of the best throughput count as at the peak
 	mixedDescription  = "mixed load, one POST /users for every four GET /users/{id}"
 	recycleConfigName = "USERSVC_DATABASE__CONN_MAX_LIFETIME"
 )
@@ -27,15 +30,16 @@ const (
 func poolSuite() perfkit.Runner { return perfkit.Runner{ID: "07-pool", Run: runPool} }
 
 func runPool(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err error) {
-	cfg, err := app.LoadConfig("", perfkit.AppEnv(env.DBURL, exhaustPool))
+	cfg, err := app.LoadConfig("", perfkit.AppEnv(env.DBURL, exhaustPool, exhaustEnv()))
 	if err != nil {
 		return s, fmt.Errorf("load: the perf configuration: %w", err)
 	}
 	s = perfkit.Suite{ID: "07-pool", Title: "Connection pool", Summary: fmt.Sprintf(
 		"The real binary, restarted for each pool setting, under closed-loop HTTP loads (vegeta, one worker "+
 			"per client, no pacing) of %s each: normal (%d clients) and high (%d) load at the run's pool of %d "+
-			"on a %s; exhaustion: a pool of %d under %d clients (only 2xx, or 503 with Retry-After, may "+
-			"come back, and nothing may wait much past resilience.operation_timeout = %s; http.request_timeout is %s); "+
+			"on a %s; exhaustion: a pool of %d under %d clients with resilience.operation_timeout = %s, so "+
+			"requests queue past their budget (at least one must be shed; only 2xx, or 503 with Retry-After, may "+
+			"come back, and nothing may wait much past the budget; http.request_timeout is %s); "+
 			"recycling: database.conn_max_lifetime %s under %d clients (connections must be replaced with no "+
 			"error; counted by go_sql_max_lifetime_closed_total); and a sweep of the pool size over %v at %d "+
 			"clients for GET /users/{id} and POST /users. Pool waits come from the server's /metrics (DBStats).",
@@ -73,7 +77,11 @@ func poolLoads(ctx context.Context, r *rig, s *perfkit.Suite, opTimeout time.Dur
 	}
 	for i, sc := range scenarios {
 		if i == 0 || sc.pool != scenarios[i-1].pool {
-			if err := r.start(ctx, sc.pool); err != nil {
+			var extra []string
+			if sc.key == "exhaustion" {
+				extra = append(extra, exhaustEnv())
+			}
+			if err := r.start(ctx, sc.pool, extra...); err != nil {
 				return err
 			}
 		}
@@ -126,9 +134,18 @@ func exhaustionTargets(s *perfkit.Suite, t *tally, opTimeout time.Duration) {
 	if !hang.Met {
 		hang.Gap = fmt.Sprintf("%s ms over", ms(t.m.Latencies.Max-limit))
 	}
-	s.Targets = append(s.Targets, answers, hang)
+	shed := perfkit.Target{Name: "exhaustion: requests past their budget are shed with 503", Want: "≥ 1 × 503",
+		Got: fmt.Sprintf("%d × 503", unavailable), Met: unavailable > 0}
+	if !shed.Met {
+		shed.Gap = "nothing was shed: the queue never outgrew the budget, so this run did not test shedding"
+	}
+	s.Targets = append(s.Targets, answers, hang, shed)
 	s.Notes = append(s.Notes, fmt.Sprintf("Exhaustion (pool %d, %d clients): %d of %d requests got 503; the median request waited %s ms, the slowest %s ms.",
 		exhaustPool, exhaustClients, unavailable, t.requests(), ms(t.q(0.5)), ms(t.m.Latencies.Max)))
+}
+
+func exhaustEnv() string {
+	return "USERSVC_RESILIENCE__OPERATION_TIMEOUT=" + exhaustOpTimeout.String()
 }
 
 // poolRecycling runs the normal load with connections that live recycleLifetime.

@@ -32,6 +32,14 @@ type server struct {
 	err    error         // the process's exit error, set before exited is closed
 }
 
+// pid is the server process's id, 0 when it is not running.
+func (s *server) pid() int {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // startServer runs env.ServerBin serve with a pool of poolSize and the extra
 // configuration entries (USERSVC_…=…), and waits until /readyz answers 200.
 func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...string) (*server, error) {

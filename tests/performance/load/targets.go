@@ -46,9 +46,13 @@ func (t *targets) at(s *server) { t.api = s.base + "/api/v1" }
 // likePattern matches every username this suite registered (LIKE, '_' escaped).
 func (t *targets) likePattern() string { return t.prefix + `\_%` }
 
-// getUser reads seeded live users in turn: GET /users/{id}.
+// scatter maps the k-th read to a seeded user far from the (k-1)-th, as random keys would be:
+// reading neighbours in order would find their index and heap pages already cached.
+func scatter(k uint64) int { return int(k * 7919) }
+
+// getUser reads seeded live users, scattered: GET /users/{id}.
 func (t *targets) getUser(tgt *vegeta.Target) error {
-	i := t.data.LiveUser(int(t.n.Add(1)))
+	i := t.data.LiveUser(scatter(t.n.Add(1)))
 	*tgt = vegeta.Target{Method: http.MethodGet, URL: t.api + "/users/" + perfkit.ID(i).String(), Header: t.get}
 	return nil
 }
@@ -67,9 +71,9 @@ func (t *targets) listPage(tgt *vegeta.Target) error {
 	return nil
 }
 
-// lookupEmail finds seeded live users by their email (mixed case): GET /users?email=….
+// lookupEmail finds seeded live users, scattered, by their email (mixed case): GET /users?email=….
 func (t *targets) lookupEmail(tgt *vegeta.Target) error {
-	i := t.data.LiveUser(int(t.n.Add(1)))
+	i := t.data.LiveUser(scatter(t.n.Add(1)))
 	*tgt = vegeta.Target{Method: http.MethodGet, URL: t.api + "/users?email=" + url.QueryEscape(perfkit.Email(i)), Header: t.get}
 	return nil
 }

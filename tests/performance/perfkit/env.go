@@ -15,6 +15,7 @@ type Profile struct {
 	DeletedEvery  int           // every n-th seeded user is soft-deleted
 	BenchTime     string        // go test -benchtime for the Go benchmarks
 	BenchCount    int           // go test -count (benchstat wants ≥ 5 for a confidence interval)
+	BenchTimeout  time.Duration // go test -timeout: a stuck benchmark fails the run, not hangs it
 	Step          time.Duration // length of one load step (one concurrency, one pool size)
 	Concurrency   []int         // HTTP clients, suite 6
 	PoolSizes     []int         // database.max_open_conns values, suite 7
@@ -27,13 +28,13 @@ type Profile struct {
 var Profiles = map[string]Profile{
 	"quick": {
 		Name: "quick", Users: 20_000, EventsPerUser: 2, DeletedEvery: 20,
-		BenchTime: "150ms", BenchCount: 1, Step: time.Second,
+		BenchTime: "150ms", BenchCount: 1, BenchTimeout: 10 * time.Minute, Step: time.Second,
 		Concurrency: []int{1, 5, 10, 20, 50, 100}, PoolSizes: []int{2, 4, 8, 16, 32},
 		Depths: []int{0, 1_000, 10_000}, BulkSizes: []int{1_000}, SoakOps: 3_000,
 	},
 	"full": {
 		Name: "full", Users: 1_000_000, EventsPerUser: 5, DeletedEvery: 20,
-		BenchTime: "300ms", BenchCount: 5, Step: 5 * time.Second,
+		BenchTime: "300ms", BenchCount: 5, BenchTimeout: 45 * time.Minute, Step: 5 * time.Second,
 		Concurrency: []int{1, 5, 10, 20, 50, 100}, PoolSizes: []int{2, 4, 8, 16, 32},
 		Depths: []int{0, 1_000, 10_000, 100_000, 500_000}, BulkSizes: []int{1_000, 10_000}, SoakOps: 100_000,
 	},

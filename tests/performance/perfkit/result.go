@@ -25,8 +25,8 @@ type Suite struct {
 	// Informational lists metric keys that are findings rather than better or worse (the
 	// best pool size); runs are not compared on them.
 	Informational []string
-	Notes          []string // findings in words, one sentence or two each
-	Files          []string // extra files written into the run folder (profiles), relative names
+	Notes         []string // findings in words, one sentence or two each
+	Files         []string // extra files written into the run folder (profiles), relative names
 }
 
 // Table is a titled grid of already formatted cells.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"time"
 
 	"golang.org/x/perf/benchmath"
 
@@ -22,6 +24,9 @@ const (
 	ratioNoise  = 0.10
 	metricNoise = 0.25
 )
+
+// PoolSizeKey is the Run.Config entry holding the pool size of the app and the baselines.
+const PoolSizeKey = "database.max_open_conns (pool size; pgx pool size; pgbench clients)"
 
 // Comparison is this run against the previous run of the same profile.
 type Comparison struct {
@@ -43,9 +48,10 @@ type Delta struct {
 	Note       string  `json:"note,omitempty"`
 }
 
-// Previous returns the folder of the latest run under root, other than current, of the same
-// profile with a results.json; "" when there is none.
-func Previous(root, current, profile string) string {
+// Previous returns the folder of the latest run under root before current with the same
+// profile, pool size and CPU count (a run under other conditions is not a baseline); "" when
+// there is none.
+func Previous(root, current, profile string, config, machine map[string]string) string {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return ""
@@ -60,7 +66,8 @@ func Previous(root, current, profile string) string {
 	for i := len(names) - 1; i >= 0; i-- {
 		var prev results
 		data, err := os.ReadFile(filepath.Join(root, names[i], "results.json"))
-		if err == nil && json.Unmarshal(data, &prev) == nil && prev.Profile == profile {
+		if err == nil && json.Unmarshal(data, &prev) == nil && prev.Profile == profile &&
+			prev.Config[PoolSizeKey] == config[PoolSizeKey] && prev.Machine["cpus"] == machine["cpus"] {
 			return filepath.Join(root, names[i])
 		}
 	}
@@ -129,8 +136,8 @@ func delta(name string, old, cur float64, higherIsBetter bool, noise float64) De
 	return d
 }
 
-// benchstatVersion is the benchstat whose text comparison is kept as benchstat.txt.
-const benchstatVersion = "golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
+// benchstatCmd is benchstat at the golang.org/x/perf version go.mod pins.
+const benchstatCmd = "golang.org/x/perf/cmd/benchstat"
 
 // benchstatCompare flags benchmarks whose time per op got worse with significance: a
 // Mann-Whitney U test at α = 0.05 (benchstat's test, from golang.org/x/perf/benchmath), so a
@@ -147,7 +154,9 @@ func benchstatCompare(dir, prevDir, benchFile string, c *Comparison) error {
 		return err
 	}
 	c.BenchRegressions = benchRegressions(prev, cur)
-	out, err := exec.Command("go", "run", benchstatVersion, "previous="+prevFile, "this="+curFile).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "run", benchstatCmd, "previous="+prevFile, "this="+curFile).CombinedOutput()
 	if err != nil {
 		out = fmt.Appendf(out, "\nbenchstat failed: %v\n", err)
 	}

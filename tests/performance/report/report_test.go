@@ -28,7 +28,7 @@ func sampleRun(id string, getRatio, p99 float64) *Run {
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	return &Run{ID: id, Commit: "abc1234", Started: start, Finished: start.Add(time.Minute),
 		Profile: perfkit.Profiles["quick"], Machine: map[string]string{"cpus": "2"},
-		Config: map[string]string{"pool": "8"}, Suites: []perfkit.Suite{s}}
+		Config: map[string]string{PoolSizeKey: "8"}, Suites: []perfkit.Suite{s}}
 }
 
 // `make perf` promises a folder a person and a script can read: report.md, charts, and a
@@ -68,8 +68,11 @@ func TestCompareFlagsRegressionsBeyondNoiseOnly(t *testing.T) {
 		require.NoError(t, os.Mkdir(filepath.Join(root, id), 0o755))
 	}
 	require.NoError(t, Write(filepath.Join(root, prevID), sampleRun(prevID, 0.9, 3)))
-	require.Equal(t, filepath.Join(root, prevID), Previous(root, curID, "quick"))
-	require.Empty(t, Previous(root, curID, "full"), "runs of another profile are not compared")
+	r := sampleRun(curID, 0.9, 3)
+	require.Equal(t, filepath.Join(root, prevID), Previous(root, curID, "quick", r.Config, r.Machine))
+	require.Empty(t, Previous(root, curID, "full", r.Config, r.Machine), "runs of another profile are not compared")
+	require.Empty(t, Previous(root, curID, "quick", map[string]string{PoolSizeKey: "16"}, r.Machine),
+		"runs with another pool size are not compared")
 
 	c, err := Compare(filepath.Join(root, curID), filepath.Join(root, prevID), sampleRun(curID, 0.86, 3.3))
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,7 +35,7 @@ type Run struct {
 func (r *Run) Ratios() map[string]float64 {
 	out := map[string]float64{}
 	for _, s := range r.Suites {
-		for k, v := range s.Metrics {
+		for k, v := range finite(s.Metrics) {
 			if name, ok := strings.CutPrefix(k, "ratio."); ok {
 				out[name] = v
 			}
@@ -76,7 +77,7 @@ func status(t perfkit.Target) string {
 	return "not met"
 }
 
-// Write creates the run's files in dir (which must exist) and returns their names.
+// Write creates the run's files in dir, which must exist.
 func Write(dir string, r *Run) error {
 	sort.Slice(r.Suites, func(i, j int) bool { return r.Suites[i].ID < r.Suites[j].ID })
 	charts := map[string][]string{}
@@ -105,7 +106,7 @@ func writeJSON(path string, r *Run) error {
 		Ratios: r.Ratios(), Metrics: map[string]map[string]float64{}, Higher: map[string][]string{},
 		Errors: r.Errors, Comparison: r.Comparison}
 	for _, s := range r.Suites {
-		out.Metrics[s.ID] = s.Metrics
+		out.Metrics[s.ID] = finite(s.Metrics)
 		out.Higher[s.ID] = s.HigherIsBetter
 		for _, t := range s.Targets {
 			out.Targets = append(out.Targets, targetJSON{Suite: s.ID, Target: t, Status: status(t)})
@@ -116,4 +117,16 @@ func writeJSON(path string, r *Run) error {
 		return fmt.Errorf("report: results.json: %w", err)
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// finite drops NaN and ±Inf (a division by a zero measurement): JSON cannot hold them, and
+// one of them must not cost the whole report.
+func finite(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"usersvc/tests/performance/benchsuite"
 	"usersvc/tests/performance/perfkit"
@@ -52,8 +54,12 @@ func runBenchmarks(ctx context.Context, env *perfkit.Env, selected func(string) 
 	defer out.Close()
 	env.Log.Info("perf: Go benchmarks", "pattern", benchPattern(selected), "count", p.BenchCount, "benchtime", p.BenchTime)
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", benchPattern(selected), "-benchmem",
-		"-count", strconv.Itoa(p.BenchCount), "-benchtime", p.BenchTime, "-timeout", "60m",
+		"-count", strconv.Itoa(p.BenchCount), "-benchtime", p.BenchTime, "-timeout", p.BenchTimeout.String(),
 		"./tests/performance/bench/")
+	// go test runs the test binary as a child: on interrupt, stop the whole process group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(),
 		"PERF_DATABASE_URL="+env.DBURL,
 		"PERF_USERS="+strconv.Itoa(env.Data.Users),

@@ -14,6 +14,7 @@ import (
 
 	"usersvc/app"
 	"usersvc/tests/performance/perfkit"
+	"usersvc/tests/performance/report"
 )
 
 // gitCommit is the short commit being measured, with "-dirty" when the tree has changes.
@@ -74,12 +75,12 @@ func procField(path, field string) string {
 func configInfo(cfg app.Config, env *perfkit.Env) map[string]string {
 	r := cfg.Resilience
 	return map[string]string{
-		"database.max_open_conns (pool size; pgx pool size; pgbench clients)": strconv.Itoa(env.PoolSize),
-		"database.statement_timeout":                                          cfg.Database.StatementTimeout.String(),
-		"resilience.operation_timeout":                                        r.OperationTimeout.String(),
-		"resilience.retry":                                                    fmt.Sprintf("max_attempts %d, backoff %s→%s, budget %g tokens / ratio %g", r.Retry.MaxAttempts, r.Retry.InitialBackoff, r.Retry.MaxBackoff, r.Retry.BudgetTokens, r.Retry.BudgetRatio),
-		"resilience.breaker":                                                  fmt.Sprintf("threshold %d per %s, open %s→%s", r.Breaker.FailureThreshold, r.Breaker.Window, r.Breaker.OpenTimeout, r.Breaker.MaxOpenTimeout),
-		"protocol":                                                            "pgx extended protocol with statement cache (app, pgx baseline); pgbench -M prepared",
-		"profile data":                                                        fmt.Sprintf("%d users (1 in %d deleted), %d events each", env.Profile.Users, env.Profile.DeletedEvery, env.Profile.EventsPerUser),
+		report.PoolSizeKey:             strconv.Itoa(env.PoolSize),
+		"database.statement_timeout":   cfg.Database.StatementTimeout.String(),
+		"resilience.operation_timeout": r.OperationTimeout.String(),
+		"resilience.retry":             fmt.Sprintf("max_attempts %d, backoff %s→%s, budget %g tokens / ratio %g", r.Retry.MaxAttempts, r.Retry.InitialBackoff, r.Retry.MaxBackoff, r.Retry.BudgetTokens, r.Retry.BudgetRatio),
+		"resilience.breaker":           fmt.Sprintf("threshold %d per %s, open %s→%s", r.Breaker.FailureThreshold, r.Breaker.Window, r.Breaker.OpenTimeout, r.Breaker.MaxOpenTimeout),
+		"protocol":                     "pgx extended protocol with statement cache (app, pgx baseline); pgbench -M prepared",
+		"profile data":                 fmt.Sprintf("%d users (1 in %d deleted), %d events each", env.Profile.Users, env.Profile.DeletedEvery, env.Profile.EventsPerUser),
 	}
 }

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"usersvc/app"
 	"usersvc/tests/performance/load"
 	"usersvc/tests/performance/perfkit"
@@ -71,7 +73,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return 2, fmt.Errorf("the service binary %s is missing: build it with `make build` (make perf does)", o.serverBin)
 	}
-	cfg, err := app.LoadConfig("", os.Environ())
+	// The configuration every app of the run starts from (perfkit.AppEnv), not the caller's
+	// environment: the apps and the server processes do not see USERSVC_* settings.
+	defaults, err := app.LoadConfig("", nil)
+	if err != nil {
+		return 2, err
+	}
+	cfg, err := app.LoadConfig("", perfkit.AppEnv("postgres://unused", defaults.Database.MaxOpenConns))
 	if err != nil {
 		return 2, err
 	}
@@ -105,9 +113,17 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 	}
 	r.Machine = machineInfo(ctx, dbURL)
 	r.Config = configInfo(cfg, env)
+	settle := func() {
+		// Earlier suites insert and delete users: vacuum, so no suite pays for another's dead
+		// rows or stale statistics.
+		if err := vacuum(ctx, dbURL); err != nil {
+			log.Warn("perf: vacuum failed", "err", err)
+		}
+	}
 
 	selected := selector(o.suites)
 	if benchSelected(selected) {
+		settle()
 		suites, err := runBenchmarks(ctx, env, selected, r)
 		if err != nil {
 			r.Errors["benchmarks"] = err.Error()
@@ -119,6 +135,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 		if !selected(s.ID) || ctx.Err() != nil {
 			continue
 		}
+		settle()
 		log.Info("perf: suite", "id", s.ID)
 		start := time.Now()
 		res, err := s.Run(ctx, env)
@@ -135,7 +152,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 	}
 	r.Finished = time.Now()
 
-	if prev := report.Previous(o.out, r.ID, p.Name); prev != "" {
+	if prev := report.Previous(o.out, r.ID, p.Name, r.Config, r.Machine); prev != "" {
 		c, err := report.Compare(dir, prev, r)
 		if err != nil {
 			log.Warn("perf: comparison with the previous run failed", "previous", prev, "err", err)
@@ -166,6 +183,17 @@ func prepare(ctx context.Context, env *perfkit.Env, log *slog.Logger) error {
 	log.Info("perf: seeded", "users", info.Users, "events", info.Users*info.EventsPerUser,
 		"took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// vacuum runs VACUUM ANALYZE on the users tables of dbURL.
+func vacuum(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, "VACUUM ANALYZE users, user_events")
+	return err
 }
 
 // selector matches suite ids against the comma-separated prefixes in list (all when empty).
