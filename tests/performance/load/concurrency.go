@@ -88,7 +88,7 @@ func runConcurrency(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err
 	s.Tables = append(s.Tables, table)
 	s.Charts = append(s.Charts,
 		perfkit.Chart{Name: "latency-vs-concurrency", Title: "Latency vs concurrent clients (closed loop)",
-			XLabel: "concurrent clients", YLabel: "latency (ms)", LogX: true,
+			XLabel: "concurrent clients", YLabel: "latency (ms, log scale)", LogX: true, LogY: true,
 			Series: ordered(lat, opGet.label+" p50", opGet.label+" p99", opPost.label+" p50", opPost.label+" p99")},
 		perfkit.Chart{Name: "throughput-vs-concurrency", Title: "Throughput vs concurrent clients (closed loop)",
 			XLabel: "concurrent clients", YLabel: "requests/s", LogX: true,

@@ -18,7 +18,7 @@ func drawChart(dir string, c perfkit.Chart) ([]string, error) {
 	p.Title.Text = c.Title
 	p.X.Label.Text = c.XLabel
 	p.Y.Label.Text = c.YLabel
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	if c.LogX && positive(c.Series, func(pt perfkit.Point) float64 { return pt.X }) {
 		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
@@ -30,6 +30,8 @@ func drawChart(dir string, c perfkit.Chart) ([]string, error) {
 	// large one.
 	if !c.LogY {
 		p.Y.Min = 0
+		// Headroom above the highest point, so the legend does not sit on the lines.
+		p.Y.Max = 1.35 * maxY(c.Series)
 	}
 	var lines []any
 	for _, s := range c.Series {
@@ -51,6 +53,19 @@ func drawChart(dir string, c perfkit.Chart) ([]string, error) {
 		files = append(files, name)
 	}
 	return files, nil
+}
+
+func maxY(series []perfkit.Series) float64 {
+	m := 0.0
+	for _, s := range series {
+		for _, pt := range s.Points {
+			m = max(m, pt.Y)
+		}
+	}
+	if m == 0 {
+		return 1
+	}
+	return m
 }
 
 // positive reports whether every value is above zero (a log axis cannot show the others).
