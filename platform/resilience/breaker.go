@@ -106,6 +106,11 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		circuitbreaker.WithOnStateChangeHookFn(func(from, to State) {
 			b.state.Store(to) // under the library's lock: record only, never call back into it
 			select {
+			case <-b.done:
+				return // closed: Close's own move to half-open is not a transition to report
+			default:
+			}
+			select {
 			case b.notify <- transition{from, to, b.cause.Load().(string)}:
 			default: // a listener that cannot keep up loses transitions, never blocks the breaker
 			}

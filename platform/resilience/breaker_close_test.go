@@ -2,6 +2,7 @@ package resilience
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,13 +15,25 @@ import (
 func TestCloseLeavesNoGoroutineBehind(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	for _, open := range []bool{false, true} {
+		var mu sync.Mutex
+		var reported []State
 		b, err := NewBreaker(BreakerConfig{FailureThreshold: 1, Window: time.Second, OpenTimeout: time.Minute,
-			HalfOpenProbes: 1, HalfOpenSuccesses: 1, OnStateChange: func(State, State, string) {}})
+			HalfOpenProbes: 1, HalfOpenSuccesses: 1, OnStateChange: func(_, to State, _ string) {
+				mu.Lock()
+				defer mu.Unlock()
+				reported = append(reported, to)
+			}})
 		require.NoError(t, err)
 		if open {
 			_ = b.Do(context.Background(), func(context.Context) error { return errDown })
 			require.Equal(t, StateOpen, b.State())
 		}
 		b.Close()
+		time.Sleep(20 * time.Millisecond) // a wrongly reported transition would arrive by now
+		mu.Lock()
+		for _, to := range reported {
+			require.NotEqual(t, StateHalfOpen, to, "closing is not a state change to report (it would be logged)")
+		}
+		mu.Unlock()
 	}
 }
