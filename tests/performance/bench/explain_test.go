@@ -13,6 +13,7 @@ import (
 
 	"usersvc/tests/performance/perfkit"
 	"usersvc/tests/performance/pgxrepo"
+	"usersvc/tests/performance/plans"
 )
 
 // The benchmarked lookups, pages and events query must be index scans on the seeded data set
@@ -45,13 +46,13 @@ func TestBenchmarkedQueriesUseIndexes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var raw []byte
 			require.NoError(t, f.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+tc.sql, tc.args...).Scan(&raw))
-			var plan []struct{ Plan planNode }
+			var plan []struct{ Plan plans.Node }
 			require.NoError(t, json.Unmarshal(raw, &plan))
-			var nodes []planNode
-			plan[0].Plan.walk(func(n planNode) { nodes = append(nodes, n) })
+			var nodes []plans.Node
+			plan[0].Plan.Walk(func(n plans.Node) { nodes = append(nodes, n) })
 			var used []string
 			for _, n := range nodes {
-				assert.NotEqual(t, "Seq Scan", n.NodeType, "%s on %s:\n%s", n.NodeType, n.Relation, raw)
+				assert.NotEqual(t, "Seq Scan", n.Type, "%s on %s:\n%s", n.Type, n.Relation, raw)
 				if n.Index != "" {
 					used = append(used, n.Index)
 				}
@@ -61,21 +62,6 @@ func TestBenchmarkedQueriesUseIndexes(t *testing.T) {
 					"plan does not use %s*:\n%s", index, raw)
 			}
 		})
-	}
-}
-
-// planNode is the part of an EXPLAIN (FORMAT JSON) node the test reads.
-type planNode struct {
-	NodeType string     `json:"Node Type"`
-	Relation string     `json:"Relation Name"`
-	Index    string     `json:"Index Name"`
-	Plans    []planNode `json:"Plans"`
-}
-
-func (n planNode) walk(visit func(planNode)) {
-	visit(n)
-	for _, c := range n.Plans {
-		c.walk(visit)
 	}
 }
 

@@ -59,6 +59,21 @@ func UsersRepository(a *app.App) (users.Repository, error) {
 	return nil, fmt.Errorf("perf: the app has no users module")
 }
 
+// OpenRepository is OpenApp and UsersRepository in one: the app (close it when done) and its
+// users repository.
+func OpenRepository(ctx context.Context, dbURL string, poolSize int, extra ...string) (*app.App, users.Repository, error) {
+	a, err := OpenApp(ctx, dbURL, poolSize, extra...)
+	if err != nil {
+		return nil, nil, err
+	}
+	repo, err := UsersRepository(a)
+	if err != nil {
+		_ = a.Close()
+		return nil, nil, err
+	}
+	return a, repo, nil
+}
+
 // Migrate applies every migration to dbURL.
 func Migrate(ctx context.Context, dbURL string) error {
 	a, err := OpenApp(ctx, dbURL, 2)

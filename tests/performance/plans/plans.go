@@ -119,15 +119,11 @@ func run(ctx context.Context, env *perfkit.Env) (perfkit.Suite, error) {
 			"from GORM as sent, then EXPLAIN (ANALYZE, BUFFERS) on this run's data (%d users, %d events). "+
 			"A sequential scan of users or user_events would grow with the table; none is expected.",
 			env.Data.Users, env.Data.Users*env.Data.EventsPerUser)}
-	a, err := perfkit.OpenApp(ctx, env.DBURL, 2)
+	a, repo, err := perfkit.OpenRepository(ctx, env.DBURL, 2)
 	if err != nil {
 		return s, err
 	}
 	defer a.Close()
-	repo, err := perfkit.UsersRepository(a)
-	if err != nil {
-		return s, err
-	}
 	conn, err := pgx.Connect(ctx, env.DBURL)
 	if err != nil {
 		return s, fmt.Errorf("plans: %w", err)
@@ -178,7 +174,7 @@ func explain(ctx context.Context, conn *pgx.Conn, st statement) (string, float64
 		return "", 0, 0, fmt.Errorf("explain %q: %w", shorten(st.SQL), err)
 	}
 	var out []struct {
-		Plan          node    `json:"Plan"`
+		Plan          Node    `json:"Plan"`
 		ExecutionTime float64 `json:"Execution Time"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil || len(out) == 0 {
@@ -186,7 +182,7 @@ func explain(ctx context.Context, conn *pgx.Conn, st statement) (string, float64
 	}
 	var parts []string
 	seq := 0
-	out[0].Plan.walk(func(n node) {
+	out[0].Plan.Walk(func(n Node) {
 		desc := n.Type
 		if n.Index != "" {
 			desc += " using " + n.Index
@@ -202,17 +198,19 @@ func explain(ctx context.Context, conn *pgx.Conn, st statement) (string, float64
 	return strings.Join(parts, " → "), out[0].ExecutionTime, seq, nil
 }
 
-type node struct {
+// Node is the part of an EXPLAIN (FORMAT JSON) plan node the suites read.
+type Node struct {
 	Type     string `json:"Node Type"`
 	Relation string `json:"Relation Name"`
 	Index    string `json:"Index Name"`
-	Plans    []node `json:"Plans"`
+	Plans    []Node `json:"Plans"`
 }
 
-func (n node) walk(f func(node)) {
-	f(n)
+// Walk visits n and every node below it, outermost first.
+func (n Node) Walk(visit func(Node)) {
+	visit(n)
 	for _, c := range n.Plans {
-		c.walk(f)
+		c.Walk(visit)
 	}
 }
 

@@ -25,15 +25,11 @@ const (
 func (r *retrySuite) backoff(ctx context.Context) error {
 	workers := min(r.env.PoolSize, maxStampWorker+1, 4)
 	perWorker := sized(r.env, 2, 10)
-	a, err := perfkit.OpenApp(ctx, r.dbURL, r.env.PoolSize, setting("RESILIENCE__RETRY__MAX_ATTEMPTS", backoffAttempts))
+	a, repo, err := perfkit.OpenRepository(ctx, r.dbURL, r.env.PoolSize, setting("RESILIENCE__RETRY__MAX_ATTEMPTS", backoffAttempts))
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	repo, err := perfkit.UsersRepository(a)
-	if err != nil {
-		return err
-	}
 	if err := r.f.set(ctx, fault{failRate: 1, stamp: true}); err != nil {
 		return err
 	}

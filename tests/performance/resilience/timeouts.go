@@ -82,15 +82,11 @@ func (r *retrySuite) timeouts(ctx context.Context) error {
 }
 
 func (r *retrySuite) timeoutPass(ctx context.Context, phase string, callers int, label string, extra ...string) (*timeoutRun, error) {
-	a, err := perfkit.OpenApp(ctx, r.dbURL, r.env.PoolSize, extra...)
+	a, repo, err := perfkit.OpenRepository(ctx, r.dbURL, r.env.PoolSize, extra...)
 	if err != nil {
 		return nil, err
 	}
 	defer a.Close()
-	repo, err := perfkit.UsersRepository(a)
-	if err != nil {
-		return nil, err
-	}
 	if err := r.f.set(ctx, fault{sleepMS: hangMS}); err != nil {
 		return nil, err
 	}

@@ -55,15 +55,11 @@ func (r *retrySuite) transient(ctx context.Context) error {
 }
 
 func (r *retrySuite) transientPass(ctx context.Context, phase string, ops, maxAttempts int) (*transientRun, error) {
-	a, err := perfkit.OpenApp(ctx, r.dbURL, r.env.PoolSize, setting("RESILIENCE__RETRY__MAX_ATTEMPTS", maxAttempts))
+	a, repo, err := perfkit.OpenRepository(ctx, r.dbURL, r.env.PoolSize, setting("RESILIENCE__RETRY__MAX_ATTEMPTS", maxAttempts))
 	if err != nil {
 		return nil, err
 	}
 	defer a.Close()
-	repo, err := perfkit.UsersRepository(a)
-	if err != nil {
-		return nil, err
-	}
 	if err := r.f.set(ctx, fault{failRate: transientRate}); err != nil {
 		return nil, err
 	}
