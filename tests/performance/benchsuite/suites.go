@@ -75,10 +75,42 @@ func crud(set Set, _ perfkit.Profile, pool int) (perfkit.Suite, bool) {
 		return s, false
 	}
 	s.Tables = append(s.Tables, t)
+	layers(&s, set)
 	s.Targets = append(s.Targets,
 		atLeast("GORM get-by-id vs raw pgx", r["get"], 0.85),
 		atLeast("GORM create vs raw pgx", r["create"], 0.9))
 	return s, true
+}
+
+// layerOrder is BenchmarkLayers' layers, caller-facing last.
+var layerOrder = []string{"pgx", "gorm", "gorm-prepared", "repository"}
+
+// layers adds what each layer between caller and PostgreSQL costs on a get by id.
+func layers(s *perfkit.Suite, set Set) {
+	base := set.One("BenchmarkLayers", map[string]string{"layer": "pgx"})
+	if base == nil {
+		return
+	}
+	t := perfkit.Table{Caption: "What each layer costs, get by id (BenchmarkLayers: raw pgx; plain GORM on the app's " +
+		"pool; the same with GORM's PrepareStmt; the repository, i.e. GORM inside the Runner's deadline, breaker, " +
+		"retry and metrics)", Header: []string{"layer", "time/op", "over pgx", "throughput vs pgx", "allocs/op", "B/op"}}
+	for _, name := range layerOrder {
+		r := set.One("BenchmarkLayers", map[string]string{"layer": name})
+		if r == nil {
+			continue
+		}
+		t.Rows = append(t.Rows, []string{name, Dur(r.NsPerOp), "+" + Dur(max(0, r.NsPerOp-base.NsPerOp)),
+			Ratio(base.NsPerOp / r.NsPerOp), Num(r.AllocsPerOp), Num(r.BytesPerOp)})
+		s.Metric("layer_"+name+"_us", r.NsPerOp/1e3)
+	}
+	s.Tables = append(s.Tables, t)
+	gorm := set.One("BenchmarkLayers", map[string]string{"layer": "gorm"})
+	repo := set.One("BenchmarkLayers", map[string]string{"layer": "repository"})
+	if gorm != nil && repo != nil {
+		s.Notes = append(s.Notes, fmt.Sprintf("Of the repository's %s over raw pgx per get, GORM with database/sql "+
+			"accounts for %s and the resilience layers (deadline, breaker, retry, metrics) for %s.",
+			Dur(repo.NsPerOp-base.NsPerOp), Dur(gorm.NsPerOp-base.NsPerOp), Dur(repo.NsPerOp-gorm.NsPerOp)))
+	}
 }
 
 func lookups(set Set, _ perfkit.Profile, _ int) (perfkit.Suite, bool) {

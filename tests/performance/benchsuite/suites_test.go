@@ -18,6 +18,9 @@ BenchmarkCRUD/op=get/impl=gorm-2         	   10000	    110000 ns/op	    5000 B/o
 BenchmarkCRUD/op=get/impl=pgx-2          	   10000	     88000 ns/op	    1000 B/op	      20 allocs/op
 BenchmarkCRUD/op=create/impl=gorm-2      	    1000	   1000000 ns/op	    9000 B/op	     150 allocs/op
 BenchmarkCRUD/op=create/impl=pgx-2       	    1000	    800000 ns/op	    2000 B/op	      30 allocs/op
+BenchmarkLayers/layer=pgx-2              	   10000	     60000 ns/op	    1300 B/op	      25 allocs/op
+BenchmarkLayers/layer=gorm-2             	   10000	     90000 ns/op	    6100 B/op	     101 allocs/op
+BenchmarkLayers/layer=repository-2       	   10000	     95000 ns/op	    7500 B/op	     124 allocs/op
 BenchmarkDepth/mode=keyset/depth=0-2     	    1000	    200000 ns/op
 BenchmarkDepth/mode=offset/depth=0-2     	    1000	    190000 ns/op
 BenchmarkDepth/mode=keyset/depth=100000-2	    1000	    260000 ns/op
@@ -50,6 +53,10 @@ func TestSuitesTakeMediansAndRatiosFromBenchmarkOutput(t *testing.T) {
 	require.Len(t, crud.Targets, 2)
 	require.False(t, crud.Targets[0].Met, "0.80× misses the 0.85× get target")
 	require.Equal(t, "0.05× short", crud.Targets[0].Gap)
+
+	require.Len(t, crud.Tables, 2, "CRUD and the layer table")
+	require.Equal(t, []string{"gorm", "90 µs", "+30 µs", "0.67×", "101", "6100"}, crud.Tables[1].Rows[1])
+	require.Contains(t, crud.Notes[0], "accounts for 30 µs and the resilience layers (deadline, breaker, retry, metrics) for 5 µs")
 
 	pag := byID["03-pagination"]
 	require.Len(t, pag.Charts, 1)

@@ -19,7 +19,7 @@ import (
 
 // benchFamilies maps the suites built from Go benchmarks to the benchmark functions behind them.
 var benchFamilies = []struct{ suite, pattern string }{
-	{"01-crud", "CRUD"},
+	{"01-crud", "CRUD|Layers"},
 	{"02-lookups", "Lookup"},
 	{"03-pagination", "Page|Depth"},
 	{"04-bulk", "Bulk"},
