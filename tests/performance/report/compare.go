@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/perf/benchmath"
@@ -23,6 +24,8 @@ import (
 const (
 	ratioNoise  = 0.10
 	metricNoise = 0.25
+	// msFloor: a latency (a metric in _ms) must also move by this many milliseconds.
+	msFloor = 1.0
 )
 
 // PoolSizeKey is the Run.Config entry holding the pool size of the app and the baselines.
@@ -102,7 +105,12 @@ func Compare(dir, prevDir string, r *Run) (*Comparison, error) {
 		}
 		for _, k := range sortedKeys(s.Metrics) {
 			if old, ok := prev.Metrics[s.ID][k]; ok && !isRatio(k) && !info[k] {
-				c.Metrics = append(c.Metrics, delta(s.ID+" "+k, old, s.Metrics[k], higher[k], metricNoise))
+				d := delta(s.ID+" "+k, old, s.Metrics[k], higher[k], metricNoise)
+				// Sub-millisecond latencies double on a busy machine without meaning anything.
+				if strings.HasSuffix(k, "_ms") && math.Abs(d.New-d.Old) < msFloor {
+					d.Regression = false
+				}
+				c.Metrics = append(c.Metrics, d)
 			}
 		}
 	}

@@ -97,7 +97,7 @@ func writeComparison(b *strings.Builder, c *Comparison) {
 	}
 	fmt.Fprintf(b, "Previous run: `%s`. A ratio that fell more than %.0f%%, another number that got "+
 		"more than %.0f%% worse, or a benchmark significantly slower (Mann-Whitney U, p < 0.05) and by "+
-		"more than that is flagged. **%d regression(s).**\n\n", c.Previous, ratioNoise*100, metricNoise*100, c.Regressions)
+		"more than that is flagged (a latency also needs to move by more than 1 ms). **%d regression(s).**\n\n", c.Previous, ratioNoise*100, metricNoise*100, c.Regressions)
 	writeDeltas(b, "Ratios", c.Ratios, false)
 	writeDeltas(b, "Other numbers that moved beyond noise", c.Metrics, true)
 	writeDeltas(b, "Benchmarks benchstat finds slower", c.BenchRegressions, false)

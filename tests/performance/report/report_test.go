@@ -78,6 +78,10 @@ func TestCompareFlagsRegressionsBeyondNoiseOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, c.Regressions, "−4%% ratio and +10%% p99 are noise: %+v", c)
 
+	c, err = Compare(filepath.Join(root, curID), filepath.Join(root, prevID), sampleRun(curID, 0.9, 3.9))
+	require.NoError(t, err)
+	require.Zero(t, c.Regressions, "+30%% but under a millisecond is noise: %+v", c)
+
 	c, err = Compare(filepath.Join(root, curID), filepath.Join(root, prevID), sampleRun(curID, 0.7, 6))
 	require.NoError(t, err)
 	require.Equal(t, 2, c.Regressions, "%+v", c)
