@@ -54,7 +54,7 @@ var baselines = []baseline{
 func pgbenchSuite() perfkit.Runner { return perfkit.Runner{ID: "11-pgbench", Run: runPgbench} }
 
 func runPgbench(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err error) {
-	bin, err := findPgbench()
+	bin, err := FindPgbench()
 	if err != nil {
 		return s, err
 	}
@@ -360,8 +360,8 @@ func countUsersLike(ctx context.Context, dbURL, pattern string) ([2]int64, error
 	return n, nil
 }
 
-// findPgbench finds pgbench on PATH or in Debian's PostgreSQL directories (newest first).
-func findPgbench() (string, error) {
+// FindPgbench finds pgbench on PATH or in Debian's PostgreSQL directories (newest first).
+func FindPgbench() (string, error) {
 	if p, err := exec.LookPath("pgbench"); err == nil {
 		return p, nil
 	}

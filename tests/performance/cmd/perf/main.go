@@ -83,6 +83,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 	if err != nil {
 		return 2, err
 	}
+	selected := selector(o.suites)
+	if selected("11-pgbench") {
+		// Fail now, not after ten minutes of other suites.
+		if _, err := load.FindPgbench(); err != nil {
+			return 2, err
+		}
+	}
 	commit := gitCommit()
 	r := &report.Run{ID: time.Now().UTC().Format("20060102T150405Z") + "-" + commit, Commit: commit,
 		Started: time.Now(), Profile: p, Errors: map[string]string{}}
@@ -121,7 +128,6 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 		}
 	}
 
-	selected := selector(o.suites)
 	if benchSelected(selected) {
 		settle()
 		suites, err := runBenchmarks(ctx, env, selected, r)
