@@ -142,8 +142,8 @@ func pagination(set Set, p perfkit.Profile, _ int) (perfkit.Suite, bool) {
 		XLabel: "depth (rows skipped)", YLabel: "time per page (ms)"}
 	var keyset, offset perfkit.Series
 	keyset.Label, offset.Label = "keyset cursor", "OFFSET"
-	var first, deepest float64
-	deepestAt := 0
+	var first, worst float64 // worst: the slowest keyset page at depth ≥ 100k
+	deepestAt, worstAt := 0, 0
 	for _, d := range set.Values("BenchmarkDepth", "depth") {
 		k := set.One("BenchmarkDepth", map[string]string{"mode": "keyset", "depth": d})
 		o := set.One("BenchmarkDepth", map[string]string{"mode": "offset", "depth": d})
@@ -154,8 +154,9 @@ func pagination(set Set, p perfkit.Profile, _ int) (perfkit.Suite, bool) {
 		if n == 0 {
 			first = k.NsPerOp
 		}
-		if n >= deepestAt {
-			deepestAt, deepest = n, k.NsPerOp
+		deepestAt = max(deepestAt, n)
+		if n >= 100_000 && k.NsPerOp > worst {
+			worst, worstAt = k.NsPerOp, n
 		}
 		keyset.Points = append(keyset.Points, perfkit.Point{X: float64(n), Y: k.NsPerOp / 1e6})
 		offset.Points = append(offset.Points, perfkit.Point{X: float64(n), Y: o.NsPerOp / 1e6})
@@ -171,16 +172,15 @@ func pagination(set Set, p perfkit.Profile, _ int) (perfkit.Suite, bool) {
 		s.Tables = append(s.Tables, depth)
 		chart.Series = []perfkit.Series{keyset, offset}
 		s.Charts = append(s.Charts, chart)
-		tg := perfkit.Target{Name: "Keyset page at depth ≥ 100k vs the first page", Want: "≤ 1.5×"}
+		tg := perfkit.Target{Name: "Keyset page at depth ≥ 100k vs the first page (the slowest such depth)", Want: "≤ 1.5×"}
 		switch {
 		case first == 0:
 			tg.NotMeasured = "no first-page measurement"
-		case deepestAt < 100_000:
+		case worstAt == 0:
 			tg.NotMeasured = fmt.Sprintf("the %s profile's deepest page is %d rows deep", p.Name, deepestAt)
-			tg.Got = fmt.Sprintf("%s at %d", Ratio(deepest/first), deepestAt)
 		default:
-			rel := deepest / first
-			tg.Got, tg.Met = fmt.Sprintf("%s at %d", Ratio(rel), deepestAt), rel <= 1.5
+			rel := worst / first
+			tg.Got, tg.Met = fmt.Sprintf("%s at %d", Ratio(rel), worstAt), rel <= 1.5
 			if !tg.Met {
 				tg.Gap = fmt.Sprintf("%.2f× over", rel-1.5)
 			}

@@ -97,7 +97,8 @@ func runCRUD(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err error)
 		tg.Gap = tg.Got
 	}
 	s.Targets = append(s.Targets, tg)
-	s.Notes = append(s.Notes, fmt.Sprintf("%d users registered, %d deleted and restored; DELETE and restore use each user once, so their steps are shorter than %s when the users run out.",
+	s.Notes = append(s.Notes, fmt.Sprintf("%d users registered, then %d of them deleted; DELETE and restore use each user "+
+		"once (restore only the deleted ones), so either step ends before %s if its users run out.",
 		len(created), len(deleted), env.Profile.Step))
 	return s, nil
 }

@@ -66,9 +66,10 @@ func capture(gdb *gorm.DB) (got func() []statement, stop func()) {
 type call struct {
 	name string
 	do   func(ctx context.Context, repo users.Repository) error
-	// fullScan, when set, says why this call reads a whole table by design; its sequential
-	// scans are reported but not counted against the target.
-	fullScan string
+	// fullScan, when set, says why the statement holding fullScanSQL reads a whole table by
+	// design; its sequential scans are reported but not counted against the target (the
+	// call's other statements still are).
+	fullScan, fullScanSQL string
 }
 
 func calls(d perfkit.SeedInfo) []call {
@@ -109,7 +110,8 @@ func calls(d perfkit.SeedInfo) []call {
 		{name: "stats, 30 days", do: func(ctx context.Context, r users.Repository) error {
 			_, err := r.Stats(ctx, 30)
 			return err
-		}, fullScan: "stats counts live and deleted users, which reads every row of users: its cost grows with the table"},
+		}, fullScan: "stats counts live and deleted users, which reads every row of users: its cost grows with the table",
+			fullScanSQL: "count(*) FILTER (WHERE deleted_at IS NULL)"},
 	}
 }
 
@@ -145,7 +147,7 @@ func run(ctx context.Context, env *perfkit.Env) (perfkit.Suite, error) {
 			if err != nil {
 				return s, fmt.Errorf("plans: %s: %w", c.name, err)
 			}
-			if seq > 0 && c.fullScan != "" {
+			if seq > 0 && c.fullScan != "" && strings.Contains(st.SQL, c.fullScanSQL) {
 				s.Notes = append(s.Notes, fmt.Sprintf("%s: %s (%.1f ms here). When that gets too slow, "+
 					"keep the counts in a table the writes update, or show an estimate.", c.name, c.fullScan, ms))
 				seq = 0
@@ -156,7 +158,7 @@ func run(ctx context.Context, env *perfkit.Env) (perfkit.Suite, error) {
 	}
 	s.Tables = append(s.Tables, t)
 	s.Metric("seq_scans_of_users_or_events", float64(seqScans))
-	tg := perfkit.Target{Name: "Lookups, pages, events and stats use indexes (no Seq Scan of users/user_events)",
+	tg := perfkit.Target{Name: "Lookups, pages, events and stats use indexes (no Seq Scan of users/user_events, but for stats' count of all users)",
 		Want: "0 seq scans", Got: fmt.Sprintf("%d", seqScans), Met: seqScans == 0}
 	if !tg.Met {
 		tg.Gap = fmt.Sprintf("%d sequential scan(s)", seqScans)

@@ -51,10 +51,10 @@ type Delta struct {
 	Note       string  `json:"note,omitempty"`
 }
 
-// Previous returns the folder of the latest run under root before current with the same
-// profile, pool size and CPU count (a run under other conditions is not a baseline); "" when
-// there is none.
-func Previous(root, current, profile string, config, machine map[string]string) string {
+// Previous returns the folder of the latest run under root before current with r's profile,
+// suite selection, pool size and CPU count (a run under other conditions is not a baseline);
+// "" when there is none.
+func Previous(root, current string, r *Run) string {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return ""
@@ -69,8 +69,9 @@ func Previous(root, current, profile string, config, machine map[string]string) 
 	for i := len(names) - 1; i >= 0; i-- {
 		var prev results
 		data, err := os.ReadFile(filepath.Join(root, names[i], "results.json"))
-		if err == nil && json.Unmarshal(data, &prev) == nil && prev.Profile == profile &&
-			prev.Config[PoolSizeKey] == config[PoolSizeKey] && prev.Machine["cpus"] == machine["cpus"] {
+		if err == nil && json.Unmarshal(data, &prev) == nil && prev.Profile == r.Profile.Name &&
+			prev.Selection == r.Selection && prev.Config[PoolSizeKey] == r.Config[PoolSizeKey] &&
+			prev.Machine["cpus"] == r.Machine["cpus"] {
 			return filepath.Join(root, names[i])
 		}
 	}
@@ -141,6 +142,11 @@ func delta(name string, old, cur float64, higherIsBetter bool, noise float64) De
 		worse = -worse
 	}
 	d.Regression = worse > noise
+	if old == 0 && cur > 0 && !higherIsBetter {
+		// Errors, leaks, sequential scans: from none to some is the regression that matters
+		// most, and no percentage expresses it.
+		d.Regression, d.Note = true, "was 0"
+	}
 	return d
 }
 

@@ -69,10 +69,16 @@ func TestCompareFlagsRegressionsBeyondNoiseOnly(t *testing.T) {
 	}
 	require.NoError(t, Write(filepath.Join(root, prevID), sampleRun(prevID, 0.9, 3)))
 	r := sampleRun(curID, 0.9, 3)
-	require.Equal(t, filepath.Join(root, prevID), Previous(root, curID, "quick", r.Config, r.Machine))
-	require.Empty(t, Previous(root, curID, "full", r.Config, r.Machine), "runs of another profile are not compared")
-	require.Empty(t, Previous(root, curID, "quick", map[string]string{PoolSizeKey: "16"}, r.Machine),
-		"runs with another pool size are not compared")
+	require.Equal(t, filepath.Join(root, prevID), Previous(root, curID, r))
+	other := *r
+	other.Profile = perfkit.Profiles["full"]
+	require.Empty(t, Previous(root, curID, &other), "runs of another profile are not compared")
+	other = *r
+	other.Config = map[string]string{PoolSizeKey: "16"}
+	require.Empty(t, Previous(root, curID, &other), "runs with another pool size are not compared")
+	other = *r
+	other.Selection = "06"
+	require.Empty(t, Previous(root, curID, &other), "a run of some suites is not compared with a run of all")
 
 	c, err := Compare(filepath.Join(root, curID), filepath.Join(root, prevID), sampleRun(curID, 0.86, 3.3))
 	require.NoError(t, err)
@@ -113,4 +119,12 @@ func TestBenchRegressionsNeedSignificance(t *testing.T) {
 	require.InDelta(t, 30, got[0].ChangePct, 0.5)
 	require.Empty(t, benchRegressions(prev, noisy))
 	require.Empty(t, benchRegressions(slower, prev), "faster is not a regression")
+}
+
+// Errors, leaked goroutines, sequential scans: going from none to some is a regression even
+// though no percentage describes it.
+func TestARiseFromZeroIsARegression(t *testing.T) {
+	require.True(t, delta("errors", 0, 3, false, metricNoise).Regression)
+	require.False(t, delta("errors", 0, 0, false, metricNoise).Regression)
+	require.False(t, delta("get_rps", 0, 3, true, metricNoise).Regression, "more throughput is not a regression")
 }

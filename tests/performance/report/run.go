@@ -27,6 +27,7 @@ type Run struct {
 	Config     map[string]string // settings the app and baselines ran with
 	Suites     []perfkit.Suite
 	Errors     map[string]string // suite id → why it failed
+	Selection  string            // the SUITES filter ("" for all); runs are compared only with runs of the same
 	BenchFile  string            // Go benchmark output, in the run folder ("bench.txt")
 	Comparison *Comparison       // nil when no earlier run was found
 }
@@ -49,6 +50,7 @@ type results struct {
 	Run        string                        `json:"run"`
 	Commit     string                        `json:"commit"`
 	Profile    string                        `json:"profile"`
+	Selection  string                        `json:"suites_selected"`
 	Started    time.Time                     `json:"started"`
 	DurationS  float64                       `json:"duration_s"`
 	Machine    map[string]string             `json:"machine"`
@@ -101,7 +103,7 @@ func Write(dir string, r *Run) error {
 }
 
 func writeJSON(path string, r *Run) error {
-	out := results{Run: r.ID, Commit: r.Commit, Profile: r.Profile.Name, Started: r.Started,
+	out := results{Run: r.ID, Commit: r.Commit, Profile: r.Profile.Name, Selection: r.Selection, Started: r.Started,
 		DurationS: r.Finished.Sub(r.Started).Seconds(), Machine: r.Machine, Config: r.Config,
 		Ratios: r.Ratios(), Metrics: map[string]map[string]float64{}, Higher: map[string][]string{},
 		Errors: r.Errors, Comparison: r.Comparison}

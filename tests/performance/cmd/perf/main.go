@@ -92,7 +92,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 	}
 	commit := gitCommit()
 	r := &report.Run{ID: time.Now().UTC().Format("20060102T150405Z") + "-" + commit, Commit: commit,
-		Started: time.Now(), Profile: p, Errors: map[string]string{}}
+		Started: time.Now(), Profile: p, Errors: map[string]string{}, Selection: o.suites}
 	dir := filepath.Join(o.out, r.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 1, err
@@ -158,7 +158,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 	}
 	r.Finished = time.Now()
 
-	if prev := report.Previous(o.out, r.ID, p.Name, r.Config, r.Machine); prev != "" {
+	if prev := report.Previous(o.out, r.ID, r); prev != "" {
 		c, err := report.Compare(dir, prev, r)
 		if err != nil {
 			log.Warn("perf: comparison with the previous run failed", "previous", prev, "err", err)
