@@ -150,7 +150,7 @@ func (b *Breaker) State() State { return b.state.Load().(State) }
 
 // Close stops delivering state changes to OnStateChange and stops the library's timers: in
 // the closed state it runs a ticker goroutine that only leaving that state stops, so Close
-// moves it to half-open, which runs none. Do not use the breaker after Close.
+// moves it to half-open, which runs none. Calls after Close are rejected with ErrBreakerOpen.
 func (b *Breaker) Close() {
 	b.closed.Do(func() {
 		close(b.done)
@@ -163,6 +163,13 @@ func (b *Breaker) Close() {
 func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
+	}
+	select {
+	case <-b.done:
+		// Closed (the app is shutting down): a late call must not move the library back to
+		// closed, which would restart the ticker goroutine Close stopped.
+		return ErrBreakerOpen
+	default:
 	}
 	if !b.cb.Ready() {
 		return ErrBreakerOpen

@@ -29,6 +29,10 @@ func TestCloseLeavesNoGoroutineBehind(t *testing.T) {
 			require.Equal(t, StateOpen, b.State())
 		}
 		b.Close()
+		called := false
+		err = b.Do(context.Background(), func(context.Context) error { called = true; return nil })
+		require.ErrorIs(t, err, ErrBreakerOpen, "a call after Close is rejected")
+		require.False(t, called)
 		time.Sleep(20 * time.Millisecond) // a wrongly reported transition would arrive by now
 		mu.Lock()
 		for _, to := range reported {
