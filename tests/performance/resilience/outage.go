@@ -282,8 +282,10 @@ func (r *retrySuite) storm(ctx context.Context) error {
 			fmt.Sprint(bound + int64(pool)), itoa(rejected), itoa(unavailable), itoa(ok), itoa(other),
 			fmtMS(lat.max()), fmtMS(wall)}},
 	})
-	s.Metric("storm_attempts", float64(attempts))
-	s.Metric("storm_sessions", float64(sessions))
+	// How many attempts a storm makes depends on when the breaker opens (71–114 in four full
+	// runs); its target checks the bound, runs are not compared on it.
+	s.Info("storm_attempts", float64(attempts))
+	s.Info("storm_sessions", float64(sessions))
 	met := attempts <= bound && sessions <= bound+int64(pool)
 	t := perfkit.Target{Name: "Retry storm of 100 operations: attempts bounded",
 		Want: fmt.Sprintf("attempts ≤ %d, sessions ≤ %d", bound, bound+int64(pool)),
