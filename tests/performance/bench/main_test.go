@@ -119,10 +119,7 @@ func setup() error {
 	}
 
 	f.url = dbURL
-	if f.app, err = perfkit.OpenApp(ctx, dbURL, f.poolSize); err != nil {
-		return err
-	}
-	if f.repo, err = perfkit.UsersRepository(f.app); err != nil {
+	if f.app, f.repo, err = perfkit.OpenRepository(ctx, dbURL, f.poolSize); err != nil {
 		return err
 	}
 	f.gdb = f.app.DB()

@@ -51,9 +51,8 @@ func ProfileNamed(name string) (Profile, error) {
 
 // Env is one run: where its data is, how big, and where results go.
 type Env struct {
-	Profile  Profile
-	DBURL    string // the run's own database: migrated and seeded (see Seed)
-	AdminURL string // maintenance database of the same server (CREATE/DROP DATABASE)
+	Profile Profile
+	DBURL   string // the run's own database: migrated and seeded (see Seed)
 	// PoolSize is database.max_open_conns for the app and every baseline of the run: the raw
 	// pgx pool's size and pgbench's client count.
 	PoolSize  int

@@ -97,7 +97,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 1, err
 	}
-	env := &perfkit.Env{Profile: p, AdminURL: testdb.AdminURL(), PoolSize: cfg.Database.MaxOpenConns,
+	env := &perfkit.Env{Profile: p, PoolSize: cfg.Database.MaxOpenConns,
 		ServerBin: bin, OutDir: dir, Log: log}
 	log.Info("perf: starting", "profile", p.Name, "run", r.ID, "pool_size", env.PoolSize)
 
