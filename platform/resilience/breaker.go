@@ -57,8 +57,9 @@ type BreakerConfig struct {
 //   - Its Done recognises Ignore(err) / MarkAsSuccess(err) by type assertion, so a wrapped
 //     one counts as a failure. Breaker never uses Done: it classifies each error itself
 //     (Classify, through errors.As/Is) and reports success or failure explicitly. Only
-//     ClassUnavailable and ClassTimeout count; client errors, contention, a caller who went
-//     away and a lost COMMIT (ClassOutcomeUnknown) do not.
+//     ClassUnavailable (cannot connect) and ClassTimeout count; client errors, contention,
+//     a caller who went away, a connection lost under a statement (ClassConnectionLost: a
+//     new one would likely work) and a lost COMMIT (ClassOutcomeUnknown) do not.
 //   - Half-open lets every concurrent call through. Breaker admits at most HalfOpenProbes.
 //   - The state-change hook runs under the library's lock, so calling State() in it
 //     deadlocks. Breaker's hook only records the new state (atomically) and hands the

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +22,7 @@ import (
 )
 
 var (
-	errDown   = fmt.Errorf("users: get: %w", io.ErrUnexpectedEOF) // unavailable
+	errDown   = fmt.Errorf("users: get: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}) // cannot connect
 	errClient = fmt.Errorf("users: create: %w", &pgconn.PgError{Code: "23505"})
 )
 
@@ -70,6 +72,10 @@ func TestBreakerCountsOnlyUnavailabilityAndTimeouts(t *testing.T) {
 		fmt.Errorf("users: update: %w", &pgconn.PgError{Code: "40P01"}), // contention
 		fmt.Errorf("users: get: %w", context.Canceled),                  // caller gone
 		errors.New("a bug"),
+		// A connection lost under a statement: a new one would likely work.
+		fmt.Errorf("users: get: %w", &pgconn.PgError{Code: "57P01", Severity: "FATAL"}),
+		fmt.Errorf("users: get: %w", io.ErrUnexpectedEOF),
+		fmt.Errorf("users: get: %w", &net.OpError{Op: "read", Err: syscall.ECONNRESET}),
 	} {
 		fail(b, err, 5)
 	}

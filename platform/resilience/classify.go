@@ -29,9 +29,9 @@ const (
 	// (40001 serialization failure, 40P01 deadlock, 55P03 lock not available); retrying the
 	// whole transaction is correct.
 	ClassContention
-	// ClassUnavailable: the database or the path to it is down or refusing work (connect
-	// errors, admin shutdown, too many connections, a dropped connection). A write that got
-	// this may or may not have committed.
+	// ClassUnavailable: the database cannot be reached or refuses new work: connecting failed
+	// (refused, reset, too many connections, starting up or shutting down). The breaker
+	// counts it.
 	ClassUnavailable
 	// ClassTimeout: a statement or our own deadline ran out (57014, context deadline).
 	ClassTimeout
@@ -40,8 +40,16 @@ const (
 	// ClassOutcomeUnknown: the connection failed while COMMIT was in flight; the write may
 	// have committed. Never retried blindly; not counted by the breaker either: lost
 	// connections on a healthy server (terminated backends, a flaky proxy) must not hold
-	// back every request, and a server that is really down fails the next BEGIN anyway.
+	// back every request, and a server that is really down fails the next connect anyway.
 	ClassOutcomeUnknown
+	// ClassConnectionLost: an established connection broke under a statement (its backend
+	// was terminated, its socket reset or closed). The server may well be fine — a failover,
+	// a restarted proxy or an admin's pg_terminate_backend sweep ends many connections at
+	// once — and a new connection would likely work, so the attempt is retried (a write
+	// only before COMMIT) but the breaker does not count it and it takes nothing from the
+	// retry budget: if the server is really gone, the retry's connect fails, and that
+	// counts.
+	ClassConnectionLost
 )
 
 // ErrOutcomeUnknown marks an error of ClassOutcomeUnknown; wrap the driver error with it.
@@ -63,6 +71,8 @@ func (c Class) String() string {
 		return "caller_gone"
 	case ClassOutcomeUnknown:
 		return "outcome_unknown"
+	case ClassConnectionLost:
+		return "connection_lost"
 	default:
 		return "other"
 	}
@@ -70,25 +80,26 @@ func (c Class) String() string {
 
 // SQLSTATEs by class. See https://www.postgresql.org/docs/current/errcodes-appendix.html.
 var sqlStateClass = map[string]Class{
-	"40001": ClassContention,  // serialization_failure
-	"40P01": ClassContention,  // deadlock_detected
-	"55P03": ClassContention,  // lock_not_available
-	"57P01": ClassUnavailable, // admin_shutdown (backend terminated)
-	"57P02": ClassUnavailable, // crash_shutdown
-	"57P03": ClassUnavailable, // cannot_connect_now (starting up / shutting down)
-	"53300": ClassUnavailable, // too_many_connections
-	"57014": ClassTimeout,     // query_canceled (statement_timeout)
-	"23505": ClassClient,      // unique_violation
-	"23503": ClassClient,      // foreign_key_violation
-	"23514": ClassClient,      // check_violation
-	"23502": ClassClient,      // not_null_violation
-	"22001": ClassClient,      // string_data_right_truncation
-	"22P02": ClassClient,      // invalid_text_representation
-	"22003": ClassClient,      // numeric_value_out_of_range
-	"22007": ClassClient,      // invalid_datetime_format
-	"22008": ClassClient,      // datetime_field_overflow
-	"22021": ClassClient,      // character_not_in_repertoire (invalid UTF-8, NUL)
-	"22P05": ClassClient,      // untranslatable_character
+	"40001": ClassContention,     // serialization_failure
+	"40P01": ClassContention,     // deadlock_detected
+	"55P03": ClassContention,     // lock_not_available
+	"57P01": ClassConnectionLost, // admin_shutdown (backend terminated)
+	"57P02": ClassConnectionLost, // crash_shutdown (another backend crashed)
+	"57P05": ClassConnectionLost, // idle_session_timeout
+	"57P03": ClassUnavailable,    // cannot_connect_now (starting up / shutting down)
+	"53300": ClassUnavailable,    // too_many_connections
+	"57014": ClassTimeout,        // query_canceled (statement_timeout)
+	"23505": ClassClient,         // unique_violation
+	"23503": ClassClient,         // foreign_key_violation
+	"23514": ClassClient,         // check_violation
+	"23502": ClassClient,         // not_null_violation
+	"22001": ClassClient,         // string_data_right_truncation
+	"22P02": ClassClient,         // invalid_text_representation
+	"22003": ClassClient,         // numeric_value_out_of_range
+	"22007": ClassClient,         // invalid_datetime_format
+	"22008": ClassClient,         // datetime_field_overflow
+	"22021": ClassClient,         // character_not_in_repertoire (invalid UTF-8, NUL)
+	"22P05": ClassClient,         // untranslatable_character
 }
 
 // badValueCodes are the data exceptions caused by a value the request supplied; others in
@@ -112,8 +123,15 @@ func Classify(err error) Class {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return ClassClient
 	}
-	// A server error wins over the wrappers around it: a ConnectError carrying 53300 is
-	// "too many connections", not a generic connect failure.
+	// Failing to connect, whatever the reason (refused, reset during startup, 53300 too
+	// many connections, 57P03 shutting down), means the database cannot be reached.
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+			return ClassTimeout
+		}
+		return ClassUnavailable
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		if c, ok := sqlStateClass[pgErr.Code]; ok {
@@ -124,11 +142,15 @@ func Classify(err error) Class {
 		}
 		return ClassOther
 	}
-	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || (errors.As(err, &netErr) && netErr.Timeout()) {
 		return ClassTimeout
 	}
-	if isConnectionLoss(err) {
+	if isRefused(err) {
 		return ClassUnavailable
+	}
+	if isConnectionLoss(err) {
+		return ClassConnectionLost
 	}
 	return ClassOther
 }
@@ -147,22 +169,25 @@ func sqlStateClassOf(code string) string {
 	return code[:2]
 }
 
-// isConnectionLoss recognises the shapes a lost or refused connection takes in pgx: never a
-// class-08 SQLSTATE, but connect errors, EOFs, resets and "conn closed".
-func isConnectionLoss(err error) bool {
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
+// isRefused recognises a failure to open a connection that reached us without pgx's
+// ConnectError around it.
+func isRefused(err error) bool {
 	var opErr *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &opErr) && opErr.Op == "dial")
+}
+
+// isConnectionLoss recognises the shapes a broken established connection takes in pgx: never
+// a class-08 SQLSTATE, but EOFs, resets, broken pipes and "conn closed" (database/sql's
+// ErrBadConn when it gave up replacing one).
+func isConnectionLoss(err error) bool {
+	var netErr net.Error
 	switch {
-	case errors.As(err, &connectErr),
-		errors.Is(err, pgconn.ErrConnClosed),
+	case errors.Is(err, pgconn.ErrConnClosed),
 		errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, io.EOF),
 		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.EPIPE),
-		errors.As(err, &opErr),
 		errors.As(err, &netErr):
 		return true
 	}
