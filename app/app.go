@@ -42,11 +42,14 @@ type App struct {
 //
 // Close releases what New opened.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	gdb, err := db.Open(ctx, dbConfig(cfg), log)
+	tel := newTelemetry()
+	dbCfg := dbConfig(cfg)
+	dbCfg.OnConnectionLost = tel.connectionsLost.Inc
+	gdb, err := db.Open(ctx, dbCfg, log)
 	if err != nil {
 		return nil, err
 	}
-	a, err := wire(cfg, log, gdb)
+	a, err := wire(cfg, log, gdb, tel)
 	if err != nil {
 		_ = db.Close(gdb)
 		return nil, err
@@ -54,12 +57,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	return a, nil
 }
 
-func wire(cfg Config, log *slog.Logger, gdb *gorm.DB) (*App, error) {
+func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry) (*App, error) {
 	cursors, err := newCursors(cfg.Pagination.CursorSecret)
 	if err != nil {
 		return nil, err
 	}
-	tel := newTelemetry()
 	breaker, err := newBreaker(cfg.Resilience.Breaker, log, tel)
 	if err != nil {
 		return nil, err

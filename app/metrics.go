@@ -18,6 +18,7 @@ const metricsNamespace = "usersvc"
 type telemetry struct {
 	registry           *prometheus.Registry
 	breakerTransitions *prometheus.CounterVec
+	connectionsLost    prometheus.Counter
 }
 
 func newTelemetry() *telemetry {
@@ -27,11 +28,17 @@ func newTelemetry() *telemetry {
 			Namespace: metricsNamespace, Subsystem: "db", Name: "breaker_transitions_total",
 			Help: "Circuit breaker state changes, by old and new state.",
 		}, []string{"from", "to"}),
+		connectionsLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "db", Name: "connections_lost_total",
+			Help: "Established connections found broken (backend terminated, socket reset or closed), " +
+				"by a statement or by the ping before reuse that follows a loss.",
+		}),
 	}
 	t.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		t.breakerTransitions,
+		t.connectionsLost,
 	)
 	return t
 }

@@ -28,6 +28,9 @@ type Config struct {
 	ConnMaxIdleTime    time.Duration
 	ConnectTimeout     time.Duration // bound on the startup ping
 	SlowQueryThreshold time.Duration // queries slower than this are logged at warn
+	// OnConnectionLost, when set, is told each time an established connection is found
+	// broken (by a statement or by the ping before reuse): for metrics.
+	OnConnectionLost func()
 }
 
 // Open connects, applies the pool settings and pings within cfg.ConnectTimeout. The error
@@ -49,13 +52,20 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*gorm.DB, error
 		pgxCfg.ConnectTimeout = cfg.ConnectTimeout
 	}
 
-	// pgx encodes a google/uuid UUID through its driver.Valuer: to text, a failed binary
-	// encode (whose error message it formats), a parse, then binary again. Registering the
-	// type encodes it directly; it was 14% of the CPU of a get by id.
-	sqlDB := stdlib.OpenDB(*pgxCfg, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
-		pgxuuid.Register(conn.TypeMap())
-		return nil
-	}))
+	// After a connection is found broken, the ones idle since are pinged before reuse.
+	losses := newLossWatch(cfg.OnConnectionLost)
+	pgxCfg.DialFunc = losses.dial(pgxCfg.DialFunc)
+	pgxCfg.OnPgError = losses.onPgError
+
+	sqlDB := stdlib.OpenDB(*pgxCfg, stdlib.OptionShouldPing(losses.shouldPing),
+		stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+			// pgx encodes a google/uuid UUID through its driver.Valuer: to text, a failed
+			// binary encode (whose error message it formats), a parse, then binary again.
+			// Registering the type encodes it directly; it was 14% of the CPU of a get by id.
+			pgxuuid.Register(conn.TypeMap())
+			losses.arm(conn)
+			return nil
+		}))
 	applyPool(sqlDB, cfg)
 
 	gdb, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{

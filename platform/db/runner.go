@@ -31,7 +31,9 @@ var ErrOutcomeUnknown = resilience.ErrOutcomeUnknown
 // Transact retries a transaction that collided with another (serialization failure,
 // deadlock, lock not available) or lost its connection before COMMIT was sent: PostgreSQL
 // rolled it back, so running the closure again is safe. A failure during COMMIT is never
-// retried (ErrOutcomeUnknown). Read also retries on unavailability. What is left becomes a
+// retried (ErrOutcomeUnknown). Read also retries on unavailability. A retry after a lost
+// connection does not draw another dead one: the pool pings connections idle since the
+// loss before reusing them (see lossWatch). What is left becomes a
 // domain error: apperr.ErrUnavailable (503) for unavailability, timeouts, lasting contention
 // and an open breaker; apperr.ErrInvalid (400) for values the database rejects. The driver
 // error stays in the chain for logs.
@@ -129,8 +131,10 @@ func (r *Runner) observe(ctx context.Context, op string, n int, err error, retry
 	case resilience.ClassNone:
 		r.cfg.RetryBudget.Succeeded()
 	case resilience.ClassUnavailable, resilience.ClassTimeout:
-		// Only a failing database drains the budget; contention on a healthy one is retried
-		// whatever the budget says (it is bounded by MaxAttempts per call).
+		// Only a failing database drains the budget. Contention on a healthy one is retried
+		// whatever the budget says, and a lost connection takes nothing (both are bounded by
+		// MaxAttempts per call): a server that is really down fails the retry's connect,
+		// which does drain it.
 		r.cfg.RetryBudget.Failed()
 	}
 	if err != nil && retryable(err) {
@@ -182,7 +186,7 @@ func (r *Runner) transactOnce(ctx context.Context, fn func(tx *gorm.DB) error) (
 			return expired(ctx, err) // rolled back by database/sql when ctx ended; COMMIT never sent
 		}
 		switch resilience.Classify(err) {
-		case resilience.ClassUnavailable, resilience.ClassTimeout, resilience.ClassCallerGone:
+		case resilience.ClassConnectionLost, resilience.ClassUnavailable, resilience.ClassTimeout, resilience.ClassCallerGone:
 			return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 		}
 		return err // e.g. a deferred constraint or serialization failure: rolled back
@@ -204,7 +208,7 @@ func retryableWrite(err error) bool {
 	switch resilience.Classify(err) {
 	case resilience.ClassContention:
 		return true
-	case resilience.ClassUnavailable:
+	case resilience.ClassConnectionLost, resilience.ClassUnavailable:
 		return true // lost before COMMIT (a lost COMMIT is ClassOutcomeUnknown): rolled back
 	}
 	return false
@@ -212,7 +216,7 @@ func retryableWrite(err error) bool {
 
 func retryableRead(err error) bool {
 	switch resilience.Classify(err) {
-	case resilience.ClassContention, resilience.ClassUnavailable:
+	case resilience.ClassContention, resilience.ClassConnectionLost, resilience.ClassUnavailable:
 		return true
 	}
 	return false
@@ -230,7 +234,7 @@ func domainError(err error) error {
 			"(without one, check before retrying)"), err)
 	}
 	switch resilience.Classify(err) {
-	case resilience.ClassUnavailable, resilience.ClassTimeout:
+	case resilience.ClassConnectionLost, resilience.ClassUnavailable, resilience.ClassTimeout:
 		return fmt.Errorf("%w: %w", apperr.ErrUnavailable, err)
 	case resilience.ClassContention:
 		return fmt.Errorf("%w: %w", apperr.Unavailable("the database is busy with conflicting changes; retry"), err)

@@ -137,26 +137,77 @@ func TestTransactRetriesAConnectionLostBeforeCommit(t *testing.T) {
 }
 
 // The breaker sits outside the retries: one failing call is one failure, and once open it
-// rejects at once with a 503 without reaching the database.
+// rejects at once with a 503 without reaching the database. The database is unreachable: a
+// proxy in front of it resets the pooled connections and refuses new ones.
 func TestRunnerBreakerOpensAndRejectsFast(t *testing.T) {
-	r, b := newRunner(t, 2, 0)
+	proxy := proxyTo(t)
+	pool, _ := lossPool(t, proxy.url, "runner_unreachable", 2)
+	b, err := resilience.NewBreaker(resilience.BreakerConfig{
+		FailureThreshold: 2, Window: time.Minute, OpenTimeout: time.Minute, HalfOpenProbes: 1, HalfOpenSuccesses: 1,
+	})
+	require.NoError(t, err)
+	r := db.NewRunner(pool, db.RunnerConfig{Retry: retries, Breaker: b})
+	proxy.Refuse(true)
+	proxy.ResetAll()
+	accepted := proxy.Accepted()
 	calls := 0
-	down := func(tx *gorm.DB) error {
+	read := func(tx *gorm.DB) error {
 		calls++
-		return tx.Exec("SELECT pg_terminate_backend(pg_backend_pid())").Error
+		return tx.Exec("SELECT 1").Error
 	}
 	for i := 0; i < 2; i++ {
-		require.ErrorIs(t, r.Read(context.Background(), down), apperr.ErrUnavailable)
+		err := r.Read(context.Background(), read)
+		require.ErrorIs(t, err, apperr.ErrUnavailable)
+		assert.Equal(t, resilience.ClassUnavailable, resilience.Classify(err), "%v", err)
 	}
 	assert.Equal(t, 2*retries.MaxAttempts, calls, "each call retried; each counted once")
 	require.Equal(t, resilience.StateOpen, b.State())
 
+	tried := proxy.Accepted()
+	assert.Greater(t, tried, accepted, "the calls did try to connect")
 	start := time.Now()
-	err := r.Read(context.Background(), down)
+	err = r.Read(context.Background(), read)
 	assert.ErrorIs(t, err, apperr.ErrUnavailable)
 	assert.ErrorIs(t, err, resilience.ErrBreakerOpen)
 	assert.Less(t, time.Since(start), 50*time.Millisecond)
 	assert.Equal(t, 2*retries.MaxAttempts, calls, "not called while open")
+	assert.Equal(t, tried, proxy.Accepted(), "no connection attempted while open")
+}
+
+// A connection lost under a statement, on a database that is up: the attempt is retried on
+// a live connection, and however often it happens the breaker does not open (a new
+// connection works) and the shared retry budget is not drained.
+func TestLostConnectionsAreRetriedAndDoNotOpenTheBreaker(t *testing.T) {
+	b, err := resilience.NewBreaker(resilience.BreakerConfig{
+		FailureThreshold: 2, Window: time.Minute, OpenTimeout: time.Minute, HalfOpenProbes: 1, HalfOpenSuccesses: 1,
+	})
+	require.NoError(t, err)
+	budget := resilience.NewRetryBudget(4, 0.1)
+	r := db.NewRunner(gdb, db.RunnerConfig{Retry: retries, RetryBudget: budget, Breaker: b})
+	for i := 0; i < 5; i++ {
+		attempts := 0
+		err := r.Read(context.Background(), func(tx *gorm.DB) error {
+			attempts++
+			if attempts == 1 {
+				return tx.Exec("SELECT pg_terminate_backend(pg_backend_pid())").Error // 57P01
+			}
+			return tx.Exec("SELECT 1").Error
+		})
+		require.NoError(t, err, "call %d", i)
+		assert.Equal(t, 2, attempts, "call %d: retried once, on a live connection", i)
+	}
+	calls := 0
+	for i := 0; i < 5; i++ {
+		err := r.Read(context.Background(), func(tx *gorm.DB) error {
+			calls++
+			return tx.Exec("SELECT pg_terminate_backend(pg_backend_pid())").Error
+		})
+		require.ErrorIs(t, err, apperr.ErrUnavailable, "every attempt lost its connection: 503")
+		assert.Equal(t, resilience.ClassConnectionLost, resilience.Classify(err), "%v", err)
+	}
+	assert.Equal(t, 5*retries.MaxAttempts, calls, "every call made all its attempts: the budget was not drained")
+	assert.Equal(t, resilience.StateClosed, b.State(), "lost connections do not open the breaker")
+	assert.True(t, budget.Allow())
 }
 
 // The operation budget bounds a call whatever the database does.

@@ -217,7 +217,8 @@ func requestHash(r *http.Request, body []byte) []byte {
 // transaction or answers 503) rather than be stored as the key's response.
 func retriedByRunner(err error) bool {
 	switch resilience.Classify(err) {
-	case resilience.ClassContention, resilience.ClassUnavailable, resilience.ClassTimeout, resilience.ClassCallerGone:
+	case resilience.ClassContention, resilience.ClassConnectionLost, resilience.ClassUnavailable, resilience.ClassTimeout,
+		resilience.ClassCallerGone:
 		return true
 	}
 	return errors.Is(err, db.ErrOutcomeUnknown)

@@ -19,11 +19,9 @@ import (
 //   - a 503 "outcome unknown" may or may not have left its row, but at most once;
 //   - any other 503 left nothing: the Runner retries only what was lost before COMMIT
 //     (PostgreSQL rolled it back), so a plain 503 means no attempt committed;
-//   - reads are 200 or 503.
-//
-// The breaker's threshold is raised out of reach: with the default (5) the outcome-unknown
-// answers open it within the first resets and most later writes are rejected without
-// touching the database, which would leave little for the set check to check.
+//   - reads are 200 or 503;
+//   - the breaker, with its default settings, never opens: a reset connection is a lost
+//     connection (a new one works), and a lost COMMIT is not counted either.
 func TestResetEveryConnectionDuringWrites(t *testing.T) {
 	const (
 		writers  = 4
@@ -31,7 +29,7 @@ func TestResetEveryConnectionDuringWrites(t *testing.T) {
 		duration = 2 * time.Second
 		every    = 200 * time.Millisecond
 	)
-	a := startApp(t, "USERSVC_RESILIENCE__BREAKER__FAILURE_THRESHOLD=100000")
+	a := startApp(t)
 	known := a.createUser(t, "reader_target")
 
 	ctx, stop := context.WithTimeout(context.Background(), duration)
@@ -129,10 +127,12 @@ func TestResetEveryConnectionDuringWrites(t *testing.T) {
 		"every stored user has exactly one created event")
 	assert.Equal(t, len(writes)+1-stats["503"]-stats["503 outcome unknown, not stored"], a.queryInt(t, "SELECT count(*) FROM users"),
 		"nothing stored that no request wrote")
-	hit := a.metric(t, "usersvc_db_attempts_total", `op="transact"`, `class="unavailable"`)
+	hit := a.metric(t, "usersvc_db_attempts_total", `op="transact"`, `class="connection_lost"`)
+	opened := a.metric(t, "usersvc_db_breaker_transitions_total", `to="open"`)
 	t.Logf("%d resets in %s; %d writes: %v; write attempts that lost their connection: %v; reads: %v; "+
-		"breaker transitions to open: %v", resets, duration, len(writes), stats, hit, reads,
-		a.metric(t, "usersvc_db_breaker_transitions_total", `to="open"`))
+		"connections found lost: %v; breaker transitions to open: %v", resets, duration, len(writes), stats, hit, reads,
+		a.metric(t, "usersvc_db_connections_lost_total"), opened)
 	assert.Positive(t, stats["201"], "some writes got through")
 	assert.Positive(t, hit, "the resets hit writes in flight")
+	assert.Zero(t, opened, "lost connections do not open the breaker")
 }

@@ -295,6 +295,7 @@ const (
 	mBreakerTransitions = "usersvc_db_breaker_transitions_total"
 	mAttempts           = "usersvc_db_attempts_total"
 	mOperations         = "usersvc_db_operations_total"
+	mConnectionsLost    = "usersvc_db_connections_lost_total"
 )
 
 // Breaker states as /metrics exports them.

@@ -16,6 +16,7 @@ import (
 
 	"usersvc/app"
 	"usersvc/modules/users"
+	"usersvc/platform/apperr"
 	svcres "usersvc/platform/resilience"
 	"usersvc/tests/faultkit"
 	"usersvc/tests/performance/perfkit"
@@ -263,8 +264,8 @@ func (r *retrySuite) storm(ctx context.Context) error {
 			ok++
 		case errors.Is(err, svcres.ErrBreakerOpen):
 			rejected++
-		case svcres.Classify(err) == svcres.ClassUnavailable:
-			unavailable++
+		case errors.Is(err, apperr.ErrUnavailable):
+			unavailable++ // a 503 after trying: connecting failed, or a pooled connection was lost
 		default:
 			other++
 		}
