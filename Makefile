@@ -13,7 +13,11 @@ GO_TEST_FLAGS ?= -count=1 -race -timeout 20m
 
 PROFILE     ?= full
 
-.PHONY: help run build test test-faults perf lint migrate-up migrate-down migrate-status db-stop clean
+STRESS_PKG   ?= ./tests/faults/restart/
+STRESS_TEST  ?= TestEveryBackendTerminatedDuringLoad
+STRESS_COUNT ?= 50
+
+.PHONY: help run build test test-faults stress perf lint migrate-up migrate-down migrate-status db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,6 +33,9 @@ test: ## unit, integration and fault-injection tests against a real PostgreSQL (
 
 test-faults: ## only the fault-injection tests (part of make test): own PostgreSQL cluster + TCP proxy
 	go test $(GO_TEST_FLAGS) ./tests/faults/...
+
+stress: ## run one test STRESS_COUNT times while the whole suite loops alongside; fails if anything failed (STRESS_TEST, STRESS_PKG)
+	scripts/with-postgres -- scripts/stress-under-load $(STRESS_PKG) '$(STRESS_TEST)' $(STRESS_COUNT)
 
 perf: build ## performance suites vs raw pgx and pgbench; report in perf/results/ (PROFILE=quick|full, SUITES=01,06)
 	scripts/with-postgres -- go run ./tests/performance/cmd/perf -profile $(PROFILE) -server-bin $(BIN) -out perf/results

@@ -167,6 +167,7 @@ func requirePoll(t *testing.T, timeout time.Duration, what string, cond func() b
 type result struct {
 	resp    *testapp.Response
 	err     error
+	start   time.Time
 	elapsed time.Duration
 }
 
@@ -177,7 +178,7 @@ func (a *faultApp) call(method, path string, body any, headers ...string) result
 	defer cancel()
 	start := time.Now()
 	resp, err := a.Request(ctx, method, path, body, headers...)
-	return result{resp: resp, err: err, elapsed: time.Since(start)}
+	return result{resp: resp, err: err, start: start, elapsed: time.Since(start)}
 }
 
 // mustCall is call for the test goroutine: a transport error fails the test.

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"usersvc/tests/faultkit"
 	"usersvc/tests/testapp"
 )
 
@@ -44,7 +45,7 @@ func (r timedResult) String() string {
 // 2 successes to close, 3 attempts). While it is down every request is a 503 with Retry-After
 // within 3s (never a 500), the breaker opens (state 2, /readyz 503), and what the breaker
 // rejects the server answers in under 50ms (each one, timed on the server, leaving out any
-// moment the whole test process was measurably stalled — see stallWatch; and the 99th
+// moment the whole test process was measurably stalled — see faultkit.StallWatch; and the 99th
 // percentile on the client's clock). The attempts the database is asked for while the breaker
 // is open are bounded by the half-open probes, however many requests arrive. Once the cluster
 // is up again — no manual step, no app restart — a half-open probe succeeds, the breaker
@@ -70,7 +71,7 @@ func TestPostgresStoppedAndStartedAgain(t *testing.T) {
 		ids = append(ids, register(t, s, fmt.Sprintf("seed%d", i)).ID)
 	}
 
-	stalls := watchStalls()
+	stalls := faultkit.WatchStalls()
 	defer stalls.Stop()
 	var phase atomic.Int32
 	l := newLedger()
@@ -178,7 +179,7 @@ func TestPostgresStoppedAndStartedAgain(t *testing.T) {
 		inPhase    = func(r timedResult, p int) bool { return r.phase == p && r.endPhase == p }
 	)
 	byPhase := map[int]map[int]int{}
-	var rejections, rejectionsServer []time.Duration
+	var rejections, rejectionsUnstalled, rejectionsServer []time.Duration
 	excused := 0
 	slowest, outageRequests := time.Duration(0), 0
 	for _, r := range results {
@@ -198,8 +199,9 @@ func TestPostgresStoppedAndStartedAgain(t *testing.T) {
 			}
 			if strings.Contains(r.Detail, heldBack) {
 				rejections = append(rejections, r.Elapsed)
+				rejectionsUnstalled = append(rejectionsUnstalled, stalls.Unstalled(r.start, r.Elapsed))
 				rejectionsServer = append(rejectionsServer, r.ServerTime)
-				stalled := stalls.during(r.start, r.start.Add(r.Elapsed))
+				stalled := stalls.During(r.start, r.start.Add(r.Elapsed))
 				if r.ServerTime == 0 || r.ServerTime-stalled >= 50*time.Millisecond {
 					slowReject.add(r)
 				}
@@ -224,6 +226,7 @@ func TestPostgresStoppedAndStartedAgain(t *testing.T) {
 		}
 	}
 	slices.Sort(rejections)
+	slices.Sort(rejectionsUnstalled)
 	slices.Sort(rejectionsServer)
 	pct := func(d []time.Duration, p float64) time.Duration {
 		if len(d) == 0 {
@@ -235,10 +238,10 @@ func TestPostgresStoppedAndStartedAgain(t *testing.T) {
 		stopTook.Round(time.Millisecond), openedAt.Sub(stopStart).Round(time.Millisecond), downSince.Round(time.Millisecond),
 		startTook.Round(time.Millisecond), recoveryTook.Round(time.Millisecond))
 	t.Logf("statuses by phase (up, stopping, down, restarted, recovered): %v; slowest request %s; "+
-		"%d breaker rejections: client p50 %s, p99 %s, max %s; server p50 %s, p99 %s, max %s",
+		"%d breaker rejections: client p50 %s, p99 %s, max %s (stalls left out: p99 %s); server p50 %s, p99 %s, max %s",
 		byPhase, slowest.Round(time.Millisecond), len(rejections), pct(rejections, 0.5), pct(rejections, 0.99), pct(rejections, 1),
-		pct(rejectionsServer, 0.5), pct(rejectionsServer, 0.99), pct(rejectionsServer, 1))
-	nStalls, stalledFor := stalls.total()
+		pct(rejectionsUnstalled, 0.99), pct(rejectionsServer, 0.5), pct(rejectionsServer, 0.99), pct(rejectionsServer, 1))
+	nStalls, stalledFor := stalls.Total()
 	t.Logf("process stalls over 10ms: %d, %s in all; rejections over 50ms on the server's clock: %d (allowed only during a stall)",
 		nStalls, stalledFor.Round(time.Millisecond), excused)
 	for _, o := range []*offences{&statuses, &noRetry, &slow, &slowReject, &stalledOut, &downOK, &upFailed} {
@@ -246,9 +249,10 @@ func TestPostgresStoppedAndStartedAgain(t *testing.T) {
 	}
 	assert.Positive(t, len(rejections), "the open breaker rejected requests")
 	// On the client's clock, a stall of the test process itself (the race detector's GC on two
-	// cores) can push a handful of requests past 50ms together while the server took < 3ms;
-	// so the client's view is bounded at the 99th percentile.
-	assert.Less(t, pct(rejections, 0.99), 50*time.Millisecond, "breaker rejections as clients see them (p99)")
+	// cores, or a machine busy with other tests: seen 74 stalls, 1.4s in all, in one run) can
+	// push many requests past 50ms together while the server took < 3ms; so the client's view
+	// leaves out the stalls, like the server's, and is bounded at the 99th percentile.
+	assert.Less(t, pct(rejectionsUnstalled, 0.99), 50*time.Millisecond, "breaker rejections as clients see them, stalls left out (p99)")
 
 	// Bounded probing: while open, the database sees only the half-open probes' attempts (plus
 	// what requests in flight when it opened still tried), not one per request.
