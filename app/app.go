@@ -37,8 +37,9 @@ type App struct {
 //
 //	HTTP: request id → access log → metrics → recover → body limit → request deadline
 //	      → auth (/api) → [idempotency key, on write routes that take one] → module handler
-//	data: module repository → db.Runner (transactions, retried on contention; maps
-//	      unavailability to 503) → GORM → pgx
+//	data: module repository → db.Runner (transactions, retried on contention and lost
+//	      connections; maps unavailability to 503) → GORM → database/sql pool (pings the
+//	      connections idle since a loss before reuse) → pgx
 //
 // Close releases what New opened.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
