@@ -115,18 +115,25 @@ type watchedConn struct {
 
 func (c *watchedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if err != nil && !interrupted(err) {
-		c.broke()
+	if err != nil {
+		c.failedWith(err)
 	}
 	return n, err
 }
 
 func (c *watchedConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
-	if err != nil && !interrupted(err) {
-		c.broke()
+	if err != nil {
+		c.failedWith(err)
 	}
 	return n, err
+}
+
+// failedWith records a loss for a read or write that failed, unless pgx did it.
+func (c *watchedConn) failedWith(err error) {
+	if !interrupted(err) {
+		c.broke()
+	}
 }
 
 // broke records a loss, once per connection and only for an established session.
