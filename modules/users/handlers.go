@@ -36,6 +36,12 @@ type userJSON struct {
 	DeletedAt *time.Time `json:"deleted_at"`
 }
 
+// resource renders a user with its version as ETag.
+var resource = web.Resource[*User]{
+	Version: func(u *User) int { return u.Version },
+	JSON:    func(u *User) any { return toJSON(u) },
+}
+
 func toJSON(u *User) userJSON {
 	out := userJSON{ID: u.ID, Username: u.Username, Email: u.Email, FullName: u.FullName,
 		Version: u.Version, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
@@ -44,30 +50,6 @@ func toJSON(u *User) userJSON {
 		out.DeletedAt = &t
 	}
 	return out
-}
-
-type eventJSON struct {
-	ID      int64     `json:"id"`
-	Action  string    `json:"action"`
-	Changes Changes   `json:"changes"`
-	At      time.Time `json:"at"`
-}
-
-// pageJSON is a list response; next_cursor is null on the last page.
-type pageJSON[T any] struct {
-	Items      []T     `json:"items"`
-	NextCursor *string `json:"next_cursor"`
-}
-
-func newPage[T, J any](items []T, next string, conv func(*T) J) pageJSON[J] {
-	p := pageJSON[J]{Items: make([]J, len(items))}
-	for i := range items {
-		p.Items[i] = conv(&items[i])
-	}
-	if next != "" {
-		p.NextCursor = &next
-	}
-	return p
 }
 
 func (h *handlers) register(c echo.Context) error {
@@ -90,7 +72,7 @@ func (h *handlers) register(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, c.Request().URL.Path+"/"+u.ID.String())
-	return writeUser(c, http.StatusCreated, u)
+	return resource.Write(c, http.StatusCreated, u)
 }
 
 func (h *handlers) registerBatch(c echo.Context) error {
@@ -127,31 +109,7 @@ func (h *handlers) registerBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, newPage(users, "", toJSON))
-}
-
-func (h *handlers) get(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	q, err := web.Query(c, "include_deleted")
-	if err != nil {
-		return err
-	}
-	includeDeleted, err := web.BoolParam(q, "include_deleted")
-	if err != nil {
-		return err
-	}
-	u, err := h.repo.Get(c.Request().Context(), id, includeDeleted)
-	if err != nil {
-		return err
-	}
-	if web.NoneMatch(c.Request().Header.Get("If-None-Match"), u.Version) {
-		c.Response().Header().Set("ETag", web.ETag(u.Version))
-		return c.NoContent(http.StatusNotModified)
-	}
-	return writeUser(c, http.StatusOK, u)
+	return c.JSON(http.StatusCreated, web.NewPage(users, "", toJSON))
 }
 
 func (h *handlers) list(c echo.Context) error {
@@ -163,11 +121,11 @@ func (h *handlers) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, newPage(page.Items, page.Next, toJSON))
+	return c.JSON(http.StatusOK, web.NewPage(page.Items, page.Next, toJSON))
 }
 
 func (h *handlers) update(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -196,58 +154,7 @@ func (h *handlers) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeUser(c, http.StatusOK, u)
-}
-
-func (h *handlers) delete(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if _, err := web.Query(c); err != nil {
-		return err
-	}
-	if err := h.repo.Delete(c.Request().Context(), id); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
-}
-
-func (h *handlers) restore(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if _, err := web.Query(c); err != nil {
-		return err
-	}
-	u, err := h.repo.Restore(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeUser(c, http.StatusOK, u)
-}
-
-func (h *handlers) events(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	q, err := web.Query(c, "limit", "cursor")
-	if err != nil {
-		return err
-	}
-	limit, err := web.IntParam(q, "limit", 25, 1, 100)
-	if err != nil {
-		return err
-	}
-	page, err := h.repo.Events(c.Request().Context(), id, q.Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, newPage(page.Items, page.Next, func(e *Event) eventJSON {
-		return eventJSON{ID: e.ID, Action: e.Action, Changes: e.Changes, At: e.At}
-	}))
+	return resource.Write(c, http.StatusOK, u)
 }
 
 func (h *handlers) stats(c echo.Context) error {
@@ -259,19 +166,6 @@ func (h *handlers) stats(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, st)
-}
-
-func writeUser(c echo.Context, status int, u *User) error {
-	c.Response().Header().Set("ETag", web.ETag(u.Version))
-	return c.JSON(status, toJSON(u))
-}
-
-func pathID(c echo.Context) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		return uuid.Nil, apperr.Invalid("id %q is not a UUID", c.Param("id"))
-	}
-	return id, nil
 }
 
 func parseListQuery(c echo.Context) (ListQuery, error) {

@@ -1,13 +1,12 @@
 package users
 
 import (
-	"database/sql/driver"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"usersvc/platform/db"
+	"usersvc/platform/entity"
 )
 
 // User is the users table. The tags describe the schema the migrations build, so the schema
@@ -25,37 +24,39 @@ type User struct {
 
 // Event actions, as stored in user_events.action.
 const (
-	ActionCreated  = "created"
-	ActionUpdated  = "updated"
-	ActionDeleted  = "deleted"
-	ActionRestored = "restored"
+	ActionCreated  = entity.Created
+	ActionUpdated  = entity.Updated
+	ActionDeleted  = entity.Deleted
+	ActionRestored = entity.Restored
 )
+
+// EntityID, EntityVersion, ChangedAt and Touch are what platform/entity needs of a user.
+func (u *User) EntityID() uuid.UUID { return u.ID }
+
+// EntityVersion is the user's version.
+func (u *User) EntityVersion() int { return u.Version }
+
+// ChangedAt is when the user last changed.
+func (u *User) ChangedAt() time.Time { return u.UpdatedAt }
+
+// Touch records a change at at.
+func (u *User) Touch(at time.Time) { u.Version, u.UpdatedAt = u.Version+1, at }
 
 // Event is one row of a user's audit trail (user_events), written in the transaction of the
 // change it records.
 type Event struct {
-	ID      int64     `gorm:"type:bigint;primaryKey;autoIncrement;generated:identity always;index:user_events_user_id_id_idx,priority:2,sort:desc"`
-	UserID  uuid.UUID `gorm:"type:uuid;not null;index:user_events_user_id_id_idx,priority:1"`
-	User    *User     `gorm:"foreignKey:UserID" json:"-"`
-	Action  string    `gorm:"type:text;not null;check:user_events_action_check,action IN ('created', 'updated', 'deleted', 'restored')"`
-	Changes Changes   `gorm:"type:jsonb;not null;default:'{}'"`
-	At      time.Time `gorm:"type:timestamptz;not null"`
+	ID      int64          `gorm:"type:bigint;primaryKey;autoIncrement;generated:identity always;index:user_events_user_id_id_idx,priority:2,sort:desc"`
+	UserID  uuid.UUID      `gorm:"type:uuid;not null;index:user_events_user_id_id_idx,priority:1"`
+	User    *User          `gorm:"foreignKey:UserID" json:"-"`
+	Action  string         `gorm:"type:text;not null;check:user_events_action_check,action IN ('created', 'updated', 'deleted', 'restored')"`
+	Changes entity.Changes `gorm:"type:jsonb;not null;default:'{}'"`
+	At      time.Time      `gorm:"type:timestamptz;not null"`
 }
-
-// Changes is what an event records: the created user's fields, or each changed field's
-// "from" and "to". Stored as jsonb.
-type Changes map[string]any
-
-// Value encodes c as JSON text for the jsonb column.
-func (c Changes) Value() (driver.Value, error) {
-	if c == nil {
-		return "{}", nil
-	}
-	return db.JSONValue(map[string]any(c))
-}
-
-// Scan decodes the jsonb column.
-func (c *Changes) Scan(src any) error { return db.ScanJSON(src, (*map[string]any)(c)) }
 
 // TableName pins the table name the migrations created.
 func (Event) TableName() string { return "user_events" }
+
+// Entry is the event as the API shows it.
+func (e Event) Entry() entity.Entry {
+	return entity.Entry{ID: e.ID, Action: e.Action, Changes: e.Changes, At: e.At}
+}

@@ -3,22 +3,14 @@
 package users
 
 import (
-	"context"
-
 	"github.com/go-gormigrate/gormigrate/v2"
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	migs "usersvc/migrations/users"
 	"usersvc/platform/db"
+	"usersvc/platform/entity"
+	"usersvc/platform/web"
 )
-
-// Runner is the database access the module needs; platform/db.Runner provides it, possibly
-// wrapped by resilience layers.
-type Runner interface {
-	Transact(ctx context.Context, fn func(tx *gorm.DB) error) error
-	Read(ctx context.Context, fn func(tx *gorm.DB) error) error
-}
 
 // Module registers the users feature into the app.
 type Module struct {
@@ -28,7 +20,7 @@ type Module struct {
 
 // Deps is what the module is built from.
 type Deps struct {
-	DB      Runner
+	DB      db.Transactor
 	Cursors *db.Cursors // signs page cursors
 	// Idempotent makes a write route honour Idempotency-Key; nil leaves routes as they are.
 	Idempotent echo.MiddlewareFunc
@@ -64,9 +56,9 @@ func (m *Module) Routes(api *echo.Group) {
 	g.GET("", h.list)
 	g.POST("/batch", h.registerBatch, m.idempotent)
 	g.GET("/stats", h.stats)
-	g.GET("/:id", h.get)
+	g.GET("/:id", resource.Get(m.repo.Get))
 	g.PATCH("/:id", h.update)
-	g.DELETE("/:id", h.delete)
-	g.POST("/:id/restore", h.restore, m.idempotent)
-	g.GET("/:id/events", h.events)
+	g.DELETE("/:id", web.Delete(m.repo.Delete))
+	g.POST("/:id/restore", resource.Restore(m.repo.Restore), m.idempotent)
+	g.GET("/:id/events", entity.EventsHandler(m.repo.Events))
 }

@@ -29,10 +29,10 @@ func (e *errBatchConflict) Error() string {
 // batch) are skipped rather than failing the statement, so the first missing row names the
 // first conflicting item; then the transaction is rolled back and nothing is stored.
 func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, error) {
-	now := s.now()
+	now := s.Now()
 	users := make([]User, len(rs))
 	for i, r := range rs {
-		u, err := s.newUser(r, now)
+		u, err := newUser(r, now)
 		if err != nil {
 			return nil, err
 		}
@@ -53,8 +53,8 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 			return findBatchConflict(tx, users)
 		}
 		events := make([]Event, len(users))
-		for i := range users {
-			events[i] = createdEvent(&users[i])
+		for i, u := range users {
+			events[i] = Event{UserID: u.ID, Action: ActionCreated, Changes: createdChanges(&u), At: u.CreatedAt}
 		}
 		return tx.Create(&events).Error
 	})

@@ -30,16 +30,6 @@ var keysets = map[Sort]db.Keyset[User]{
 func createdKey(u *User) []any { return []any{u.CreatedAt, u.ID} }
 func createdTargets() []any    { return []any{new(time.Time), new(uuid.UUID)} }
 
-// eventKeyset orders a user's events newest first by id: ids grow in commit order of the
-// user's changes (each change holds the user's row lock), whatever the clocks of the
-// instances that wrote them say.
-var eventKeyset = db.Keyset[Event]{
-	Columns: []string{"id"},
-	Desc:    true,
-	Values:  func(e *Event) []any { return []any{e.ID} },
-	Targets: func() []any { return []any{new(int64)} },
-}
-
 // List implements Repository.
 func (s *store) List(ctx context.Context, q ListQuery) (db.Page[User], error) {
 	ks, ok := keysets[q.Sort]
@@ -82,32 +72,6 @@ func (s *store) List(ctx context.Context, q ListQuery) (db.Page[User], error) {
 	}
 	if err != nil {
 		return db.Page[User]{}, fmt.Errorf("users: list: %w", err)
-	}
-	return page, nil
-}
-
-// Events implements Repository.
-func (s *store) Events(ctx context.Context, id uuid.UUID, cursor string, limit int) (db.Page[Event], error) {
-	var page db.Page[Event]
-	err := s.db.Read(ctx, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&User{}).Scopes(db.WithDeleted).Where("id = ?", id).Count(&n).Error; err != nil {
-			return err
-		}
-		if n == 0 {
-			return gorm.ErrRecordNotFound
-		}
-		var err error
-		page, err = eventKeyset.Find(tx.Where("user_id = ?", id), s.cursors, "user_events|"+id.String(), cursor, limit)
-		return err
-	})
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return db.Page[Event]{}, apperr.NotFound("user %s not found", id)
-	case errors.Is(err, db.ErrBadCursor):
-		return db.Page[Event]{}, apperr.Invalid("cursor: %v", err)
-	case err != nil:
-		return db.Page[Event]{}, fmt.Errorf("users: events: %w", err)
 	}
 	return page, nil
 }

@@ -180,7 +180,7 @@ func TestSameSQLAsGORM(t *testing.T) {
 	for name, sql := range map[string]string{
 		"InsertUser": pgxrepo.SQLInsertUser, "InsertEvent": pgxrepo.SQLInsertEvent,
 		"Get": pgxrepo.SQLGet, "GetWithDeleted": pgxrepo.SQLGetWithDeleted,
-		"Lock": pgxrepo.SQLLock, "LockWithDeleted": pgxrepo.SQLLockWithDeleted,
+		"Lock": pgxrepo.SQLLock, "LockWithDeleted": pgxrepo.SQLLockWithDeleted, "LockNoKey": pgxrepo.SQLLockNoKey,
 		"Update": pgxrepo.SQLUpdate, "Delete": pgxrepo.SQLDelete, "Restore": pgxrepo.SQLRestore,
 		"ByUsername": pgxrepo.SQLByUsername, "ByEmail": pgxrepo.SQLByEmail, "Prefix": pgxrepo.SQLPrefix,
 		"FirstPage": pgxrepo.SQLFirstPage, "NextPage": pgxrepo.SQLNextPage, "OffsetPage": pgxrepo.SQLOffsetPage,

@@ -132,7 +132,7 @@ func (r *Repo) Update(ctx context.Context, id uuid.UUID, fullName string) (users
 	var u users.User
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		var err error
-		if u, err = queryUser(ctx, tx, SQLLock, id, 1); err != nil {
+		if u, err = queryUser(ctx, tx, SQLLockNoKey, id, 1); err != nil {
 			return err
 		}
 		if u.FullName == fullName {

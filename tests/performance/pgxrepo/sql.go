@@ -13,9 +13,11 @@ const (
 
 	SQLGet            = `SELECT * FROM "users" WHERE id = $1 AND "users"."deleted_at" IS NULL LIMIT $2`
 	SQLGetWithDeleted = `SELECT * FROM "users" WHERE id = $1 LIMIT $2`
-	// SQLLock and SQLLockWithDeleted take the row lock every change starts with.
+	// SQLLock and SQLLockWithDeleted take the row lock a delete and a restore start with; an
+	// update takes SQLLockNoKey, which leaves other modules' FOR KEY SHARE checks alone.
 	SQLLock            = `SELECT * FROM "users" WHERE id = $1 AND "users"."deleted_at" IS NULL LIMIT $2 FOR UPDATE`
 	SQLLockWithDeleted = `SELECT * FROM "users" WHERE id = $1 LIMIT $2 FOR UPDATE`
+	SQLLockNoKey       = `SELECT * FROM "users" WHERE id = $1 AND "users"."deleted_at" IS NULL LIMIT $2 FOR NO KEY UPDATE`
 	SQLUpdate          = `UPDATE "users" SET "username"=$1,"email"=$2,"full_name"=$3,"version"=$4,"updated_at"=$5 WHERE "users"."deleted_at" IS NULL AND "id" = $6`
 	SQLDelete          = `UPDATE "users" SET "deleted_at"=$1,"updated_at"=$2,"version"=version + 1 WHERE id = $3 AND "users"."deleted_at" IS NULL`
 	SQLRestore         = `UPDATE "users" SET "deleted_at"=$1,"updated_at"=$2,"version"=version + 1 WHERE id = $3 AND "users"."deleted_at" IS NOT NULL`

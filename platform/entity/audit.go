@@ -1,0 +1,66 @@
+package entity
+
+import (
+	"database/sql/driver"
+	"time"
+
+	"github.com/google/uuid"
+
+	"usersvc/platform/db"
+)
+
+// The actions an audit row records.
+const (
+	Created  = "created"
+	Updated  = "updated"
+	Deleted  = "deleted"
+	Restored = "restored"
+)
+
+// Changes is what an audit row records: a created entity's fields, or each changed field's
+// "from" and "to". Stored as jsonb.
+type Changes map[string]any
+
+// Value encodes c as JSON text for the jsonb column.
+func (c Changes) Value() (driver.Value, error) {
+	if c == nil {
+		return "{}", nil
+	}
+	return db.JSONValue(map[string]any(c))
+}
+
+// Scan decodes the jsonb column.
+func (c *Changes) Scan(src any) error { return db.ScanJSON(src, (*map[string]any)(c)) }
+
+// Set applies a patch field: when v is given and differs from *dst, it records the change
+// under name and sets *dst.
+func Set[V comparable](c Changes, name string, dst *V, v *V) {
+	if v != nil && *v != *dst {
+		c[name] = map[string]V{"from": *dst, "to": *v}
+		*dst = *v
+	}
+}
+
+// Entry is an audit row as the API shows it.
+type Entry struct {
+	ID      int64     `json:"id"`
+	Action  string    `json:"action"`
+	Changes Changes   `json:"changes"`
+	At      time.Time `json:"at"`
+}
+
+// Audit is an audit table's model: one row per change of an entity, written in the
+// change's transaction.
+type Audit interface {
+	Entry() Entry
+}
+
+// Row is what the operations need of an entity's model (pointer receivers).
+type Row interface {
+	EntityID() uuid.UUID
+	EntityVersion() int
+	// ChangedAt is when the entity last changed (updated_at).
+	ChangedAt() time.Time
+	// Touch records a change at at: version + 1, updated_at = at.
+	Touch(at time.Time)
+}

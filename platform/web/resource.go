@@ -1,0 +1,116 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"usersvc/platform/apperr"
+)
+
+// PathUUID reads the path parameter name as a UUID: a 400 naming it when it is not one.
+func PathUUID(c echo.Context, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param(name))
+	if err != nil {
+		return uuid.Nil, apperr.Invalid("%s %q is not a UUID", name, c.Param(name))
+	}
+	return id, nil
+}
+
+// Page is a list response; next_cursor is null on the last page.
+type Page[J any] struct {
+	Items      []J     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// NewPage renders items with conv; next is "" on the last page.
+func NewPage[T, J any](items []T, next string, conv func(*T) J) Page[J] {
+	p := Page[J]{Items: make([]J, len(items))}
+	for i := range items {
+		p.Items[i] = conv(&items[i])
+	}
+	if next != "" {
+		p.NextCursor = &next
+	}
+	return p
+}
+
+// Resource renders one kind of versioned resource: its version is its ETag.
+type Resource[R any] struct {
+	Version func(R) int
+	JSON    func(R) any
+}
+
+// Write answers with r as JSON and its ETag.
+func (res Resource[R]) Write(c echo.Context, status int, r R) error {
+	c.Response().Header().Set("ETag", ETag(res.Version(r)))
+	return c.JSON(status, res.JSON(r))
+}
+
+// Get serves GET …/:id (query: include_deleted), with If-None-Match answered 304.
+func (res Resource[R]) Get(get func(ctx context.Context, id uuid.UUID, includeDeleted bool) (R, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := PathUUID(c, "id")
+		if err != nil {
+			return err
+		}
+		q, err := Query(c, "include_deleted")
+		if err != nil {
+			return err
+		}
+		includeDeleted, err := BoolParam(q, "include_deleted")
+		if err != nil {
+			return err
+		}
+		r, err := get(c.Request().Context(), id, includeDeleted)
+		if err != nil {
+			return err
+		}
+		if NoneMatch(c.Request().Header.Get("If-None-Match"), res.Version(r)) {
+			c.Response().Header().Set("ETag", ETag(res.Version(r)))
+			return c.NoContent(http.StatusNotModified)
+		}
+		return res.Write(c, http.StatusOK, r)
+	}
+}
+
+// Restore serves POST …/:id/restore.
+func (res Resource[R]) Restore(restore func(ctx context.Context, id uuid.UUID) (R, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathOnly(c)
+		if err != nil {
+			return err
+		}
+		r, err := restore(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return res.Write(c, http.StatusOK, r)
+	}
+}
+
+// Delete serves DELETE …/:id: 204.
+func Delete(del func(ctx context.Context, id uuid.UUID) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathOnly(c)
+		if err != nil {
+			return err
+		}
+		if err := del(c.Request().Context(), id); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// pathOnly reads the :id of a route that takes no query parameters.
+func pathOnly(c echo.Context) (uuid.UUID, error) {
+	id, err := PathUUID(c, "id")
+	if err != nil {
+		return uuid.Nil, err
+	}
+	_, err = Query(c)
+	return id, err
+}
