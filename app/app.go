@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"usersvc/migrations"
 	"usersvc/platform/db"
+	"usersvc/platform/events"
 	"usersvc/platform/idempotency"
 	"usersvc/platform/resilience"
 	"usersvc/platform/web"
@@ -30,6 +32,7 @@ type App struct {
 	breaker     *resilience.Breaker
 	telemetry   *telemetry
 	idempotency *idempotency.Store
+	events      *events.Bus
 	echo        *echo.Echo
 }
 
@@ -82,12 +85,20 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry) (*App, err
 		Metrics:     db.NewMetrics(tel.registry, metricsNamespace),
 	})
 	idem := idempotency.NewStore(runner, cfg.Idempotency.TTL, log)
-	mods := Modules(Deps{DB: runner, Cursors: cursors, Idempotent: idem.Middleware()})
+	bus, err := newBus(cfg, log, gdb, runner, idem)
+	if err != nil {
+		return nil, err
+	}
+	tel.registry.MustRegister(bus.Collector(metricsNamespace))
+	mods := Modules(Deps{DB: runner, Cursors: cursors, Idempotent: idem.Middleware(), Events: bus})
+	if err := bus.Subscribe(Subscriptions(mods)...); err != nil {
+		return nil, err
+	}
 	plan, err := Plan(mods)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker, telemetry: tel, idempotency: idem,
+	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker, telemetry: tel, idempotency: idem, events: bus,
 		migrator: migrations.NewRunner(gdb, plan, migrations.Options{
 			LockTimeout:      cfg.Migrations.LockTimeout,
 			StatementTimeout: cfg.Migrations.StatementTimeout,
@@ -109,6 +120,29 @@ func dbConfig(cfg Config) db.Config {
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
 		ConnectTimeout: cfg.Database.ConnectTimeout, SlowQueryThreshold: cfg.Database.SlowQueryThreshold,
 	}
+}
+
+// newBus builds the event bus over the app's pool; its periodic jobs run on River's elected
+// leader among the instances that consume.
+func newBus(cfg Config, log *slog.Logger, gdb *gorm.DB, runner *db.Runner, idem *idempotency.Store) (*events.Bus, error) {
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	e := cfg.Events
+	return events.New(sqlDB, runner, events.Config{
+		Consume: e.Consume, Workers: e.Workers, PollInterval: e.PollInterval, MaxAttempts: e.MaxAttempts,
+		RetryBackoff: e.RetryBackoff, RetryBackoffMax: e.RetryBackoffMax, JobTimeout: e.JobTimeout,
+		RescueAfter: e.RescueAfter, ReceiptRetention: e.ReceiptRetention, Logger: log,
+		Periodic: []events.Periodic{{Name: "idempotency_keys_cleanup", Interval: cfg.Idempotency.CleanupInterval,
+			Run: func(ctx context.Context) error {
+				n, err := idem.Cleanup(ctx)
+				if n > 0 {
+					log.Info("expired idempotency keys deleted", "count", n)
+				}
+				return err
+			}}},
+	})
 }
 
 // newBreaker builds the database circuit breaker; every state change is logged once and
@@ -174,8 +208,15 @@ func (a *App) Idempotency() *idempotency.Store { return a.idempotency }
 // DB returns the GORM handle (for tests and tools).
 func (a *App) DB() *gorm.DB { return a.db }
 
-// Close stops the breaker's listener and closes the database pool.
+// Events is the event bus (for the CLI and tests).
+func (a *App) Events() *events.Bus { return a.events }
+
+// Close stops event delivery (waiting for deliveries in flight), the breaker's listener,
+// and closes the database pool.
 func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownGrace)
+	defer cancel()
+	err := a.events.Stop(ctx)
 	a.breaker.Close()
-	return db.Close(a.db)
+	return errors.Join(err, db.Close(a.db))
 }

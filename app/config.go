@@ -33,6 +33,20 @@ type Config struct {
 	Resilience  ResilienceConfig  `koanf:"resilience"`
 	Metrics     MetricsConfig     `koanf:"metrics"`
 	Idempotency IdempotencyConfig `koanf:"idempotency"`
+	Events      EventsConfig      `koanf:"events"`
+}
+
+// EventsConfig configures the delivery of module events.
+type EventsConfig struct {
+	Consume          bool          `koanf:"consume"`
+	Workers          int           `koanf:"workers"`
+	PollInterval     time.Duration `koanf:"poll_interval"`
+	MaxAttempts      int           `koanf:"max_attempts"`
+	RetryBackoff     time.Duration `koanf:"retry_backoff"`
+	RetryBackoffMax  time.Duration `koanf:"retry_backoff_max"`
+	JobTimeout       time.Duration `koanf:"job_timeout"`
+	RescueAfter      time.Duration `koanf:"rescue_after"`
+	ReceiptRetention time.Duration `koanf:"receipt_retention"`
 }
 
 // IdempotencyConfig configures Idempotency-Key handling.
@@ -264,10 +278,19 @@ func (c *Config) validate() error {
 		{"resilience.retry.initial_backoff", c.Resilience.Retry.InitialBackoff, 1},
 		{"resilience.retry.max_backoff", c.Resilience.Retry.MaxBackoff, 1},
 		{"resilience.retry.max_elapsed", c.Resilience.Retry.MaxElapsed, 1},
+		{"events.poll_interval", c.Events.PollInterval, time.Millisecond},
+		{"events.retry_backoff", c.Events.RetryBackoff, 1},
+		{"events.retry_backoff_max", c.Events.RetryBackoffMax, 1},
+		{"events.job_timeout", c.Events.JobTimeout, time.Second},
+		{"events.rescue_after", c.Events.RescueAfter, 1},
+		{"events.receipt_retention", c.Events.ReceiptRetention, time.Hour},
 	} {
 		if d.val < d.min {
 			bad(d.key, "must be a duration of at least %s, got %s", d.min, d.val)
 		}
+	}
+	if c.Events.RescueAfter < c.Events.JobTimeout {
+		bad("events.rescue_after", "must be at least events.job_timeout (%s), got %s", c.Events.JobTimeout, c.Events.RescueAfter)
 	}
 	if c.HTTP.WriteTimeout <= c.HTTP.RequestTimeout {
 		bad("http.write_timeout", "must exceed http.request_timeout (%s), got %s", c.HTTP.RequestTimeout, c.HTTP.WriteTimeout)
@@ -279,6 +302,8 @@ func (c *Config) validate() error {
 		{"resilience.breaker.failure_threshold", c.Resilience.Breaker.FailureThreshold},
 		{"resilience.breaker.half_open_probes", int64(c.Resilience.Breaker.HalfOpenProbes)},
 		{"resilience.breaker.half_open_successes", c.Resilience.Breaker.HalfOpenSuccesses},
+		{"events.workers", int64(c.Events.Workers)},
+		{"events.max_attempts", int64(c.Events.MaxAttempts)},
 	} {
 		if n.val < 1 {
 			bad(n.key, "must be at least 1, got %d", n.val)

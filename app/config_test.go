@@ -84,6 +84,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 			},
 		},
 		Idempotency: IdempotencyConfig{TTL: 24 * time.Hour, CleanupInterval: 10 * time.Minute},
+		Events: EventsConfig{
+			Consume: true, Workers: 4, PollInterval: time.Second, MaxAttempts: 10,
+			RetryBackoff: time.Second, RetryBackoffMax: 5 * time.Minute, JobTimeout: 30 * time.Second,
+			RescueAfter: time.Minute, ReceiptRetention: 168 * time.Hour,
+		},
 	}
 	if len(cfg.Auth.Tokens) != 0 {
 		t.Errorf("auth.tokens = %q; want none by default", cfg.Auth.Tokens)

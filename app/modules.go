@@ -7,50 +7,67 @@ import (
 	"usersvc/migrations"
 	"usersvc/modules/users"
 	"usersvc/platform/db"
+	"usersvc/platform/events"
 	"usersvc/platform/idempotency"
+	"usersvc/platform/module"
 )
 
-// Module is what a feature package gives the app: its models (checked against the migrated
-// schema by the drift test), the migrations it contributes and its routes.
-type Module interface {
-	Name() string
-	Models() []any
-	Migrations() []*gormigrate.Migration
-	// Routes registers the module's endpoints under /api/v1, behind authentication.
-	Routes(api *echo.Group)
-}
+// Module is what a feature package gives the app (see platform/module).
+type Module = module.Module
 
 // Deps is what modules may be built from.
 type Deps struct {
-	DB      *db.Runner
+	DB      *db.Runner // each module gets DB.For(its name)
 	Cursors *db.Cursors
 	// Idempotent is route middleware honouring Idempotency-Key on a write route.
 	Idempotent echo.MiddlewareFunc
+	// Events publishes a module's events in the transaction of its change.
+	Events events.Publisher
 }
 
-// Modules is the one list of the app's features: add a module with one line here.
+// forModule is d's Runner tagged with a module's name (nil stays nil: the drift test and the
+// module map build modules without a database).
+func (d Deps) forModule(name string) db.Transactor {
+	if d.DB == nil {
+		return nil
+	}
+	return d.DB.For(name)
+}
+
+// Modules is the one list of the app's features: add a module with one line here, after
+// the modules whose contracts it uses.
 func Modules(d Deps) []Module {
+	u := users.New(users.Deps{DB: d.forModule("users"), Cursors: d.Cursors, Idempotent: d.Idempotent, Events: d.Events})
 	return []Module{
-		users.New(users.Deps{DB: d.DB, Cursors: d.Cursors, Idempotent: d.Idempotent}),
+		u,
 	}
 }
 
 // Plan is the one ordered list of migrations: the platform's own tables, then every
 // module's, merged by ID.
 func Plan(mods []Module) ([]*gormigrate.Migration, error) {
-	lists := [][]*gormigrate.Migration{idempotency.Migrations()}
+	lists := [][]*gormigrate.Migration{idempotency.Migrations(), events.Migrations()}
 	for _, m := range mods {
 		lists = append(lists, m.Migrations())
 	}
 	return migrations.Plan(lists...)
 }
 
-// Models are the GORM models of every table the migrations create, for the schema drift
-// test.
+// Models are the GORM models of every table the migrations create (River's excepted: its
+// schema is River's), for the schema drift test.
 func Models(mods []Module) []any {
-	models := idempotency.Models()
+	models := append(idempotency.Models(), events.Models()...)
 	for _, m := range mods {
 		models = append(models, m.Models()...)
 	}
 	return models
+}
+
+// Subscriptions are every module's event handlers.
+func Subscriptions(mods []Module) []events.Subscription {
+	var subs []events.Subscription
+	for _, m := range mods {
+		subs = append(subs, m.Manifest().Handles...)
+	}
+	return subs
 }

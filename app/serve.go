@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
+	"time"
 )
 
 // Serve applies pending migrations when migrations.auto is set, then serves HTTP (and the
@@ -22,14 +22,10 @@ func (a *App) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
-	var cleanup sync.WaitGroup
-	cleanup.Add(1)
-	go func() {
-		defer cleanup.Done()
-		a.idempotency.RunCleanup(cleanupCtx, a.cfg.Idempotency.CleanupInterval)
-	}()
-	defer func() { stopCleanup(); cleanup.Wait() }() // before the caller closes the pool
+	// Deliveries run on until Close stops them, after the HTTP servers: a delivery that the
+	// shutdown interrupted is delivered again, by this instance or another. They start once
+	// the schema is current (an operator may migrate a running instance).
+	go a.startEvents(ctx)
 
 	servers := []*http.Server{a.httpServer(a.echo)}
 	addrs := []string{a.cfg.HTTP.Addr}
@@ -67,6 +63,25 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// startEvents starts event delivery as soon as no migration is pending, checking every
+// second until ctx ends.
+func (a *App) startEvents(ctx context.Context) {
+	for {
+		pending, err := a.migrator.Pending(ctx)
+		if err == nil && pending == 0 {
+			if err := a.events.Start(context.WithoutCancel(ctx)); err != nil {
+				a.log.Error("event delivery did not start", "err", err)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func (a *App) httpServer(h http.Handler) *http.Server {

@@ -20,6 +20,8 @@ type User struct {
 	CreatedAt time.Time      `gorm:"type:timestamptz;not null;index:users_created_at_id_idx,priority:1"`
 	UpdatedAt time.Time      `gorm:"type:timestamptz;not null"`
 	DeletedAt gorm.DeletedAt `gorm:"type:timestamptz"`
+	// Generation counts the user's lives: it grows at each restore (see userapi.Generation).
+	Generation int `gorm:"type:integer;not null;default:1"`
 }
 
 // Event actions, as stored in user_events.action.

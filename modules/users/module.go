@@ -7,14 +7,18 @@ import (
 	"github.com/labstack/echo/v4"
 
 	migs "usersvc/migrations/users"
+	"usersvc/modules/users/userapi"
 	"usersvc/platform/db"
 	"usersvc/platform/entity"
+	"usersvc/platform/events"
+	"usersvc/platform/module"
 	"usersvc/platform/web"
 )
 
 // Module registers the users feature into the app.
 type Module struct {
 	repo       Repository
+	directory  directory
 	idempotent echo.MiddlewareFunc
 }
 
@@ -24,6 +28,9 @@ type Deps struct {
 	Cursors *db.Cursors // signs page cursors
 	// Idempotent makes a write route honour Idempotency-Key; nil leaves routes as they are.
 	Idempotent echo.MiddlewareFunc
+	// Events publishes the module's events (userapi.Created, …) in the change's
+	// transaction; nil publishes nothing.
+	Events events.Publisher
 }
 
 // New returns the users module.
@@ -32,7 +39,20 @@ func New(d Deps) *Module {
 	if idempotent == nil {
 		idempotent = func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
-	return &Module{repo: newStore(d.DB, d.Cursors), idempotent: idempotent}
+	return &Module{repo: newStore(d.DB, d.Cursors, d.Events), directory: directory{db: d.DB}, idempotent: idempotent}
+}
+
+// Directory is the module's published userapi.Directory, for app/ to give to the modules
+// that use it.
+func (m *Module) Directory() userapi.Directory { return m.directory }
+
+// Manifest implements module.Module: the users module uses no other module, publishes the
+// user_directory view and the user events.
+func (*Module) Manifest() module.Manifest {
+	return module.Manifest{
+		Views:     []string{userapi.View},
+		Publishes: []string{userapi.Created, userapi.Updated, userapi.Deleted, userapi.Restored},
+	}
 }
 
 // Repository is the module's storage, with the resilience layers of the Runner it was built

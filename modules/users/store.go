@@ -8,8 +8,10 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"usersvc/modules/users/userapi"
 	"usersvc/platform/db"
 	"usersvc/platform/entity"
+	"usersvc/platform/events"
 )
 
 // store is the GORM implementation of Repository: the operations every entity has come from
@@ -18,6 +20,7 @@ type store struct {
 	*entity.Store[User, *User, Event]
 	db      db.Transactor
 	cursors *db.Cursors
+	events  events.Publisher
 }
 
 // uniqueFields maps our unique indexes to the request field they protect.
@@ -26,13 +29,35 @@ var uniqueFields = map[string]string{
 	"users_email_lower_key":    "email",
 }
 
-func newStore(d db.Transactor, cursors *db.Cursors) *store {
-	return &store{db: d, cursors: cursors, Store: entity.NewStore[User](d, cursors, entity.Kind[User, Event]{
+func newStore(d db.Transactor, cursors *db.Cursors, pub events.Publisher) *store {
+	return &store{db: d, cursors: cursors, events: pub, Store: entity.NewStore[User](d, cursors, entity.Kind[User, Event]{
 		Module: "users", Name: "user", Unique: uniqueFields, AuditOwner: "user_id",
 		Audit: func(id uuid.UUID, action string, c entity.Changes, at time.Time) Event {
 			return Event{UserID: id, Action: action, Changes: c, At: at}
 		},
+		RestoreAlso: map[string]any{"generation": gorm.Expr("generation + 1")},
+		OnChange: func(ctx context.Context, tx *gorm.DB, action string, u *User) error {
+			return publish(ctx, tx, pub, eventTypes[action], u)
+		},
 	})}
+}
+
+// eventTypes are the userapi event published for each audited action.
+var eventTypes = map[string]string{
+	ActionCreated: userapi.Created, ActionUpdated: userapi.Updated,
+	ActionDeleted: userapi.Deleted, ActionRestored: userapi.Restored,
+}
+
+// publish publishes an event of typ for each user, in the transaction of their change.
+func publish(ctx context.Context, tx *gorm.DB, pub events.Publisher, typ string, us ...*User) error {
+	if pub == nil {
+		return nil
+	}
+	payloads := make([]any, len(us))
+	for i, u := range us {
+		payloads[i] = userapi.Changed{UserID: u.ID, Version: u.Version, Generation: userapi.Generation(u.Generation)}
+	}
+	return pub.Publish(ctx, tx, typ, payloads...)
 }
 
 func newUser(r Registration, at time.Time) (User, error) {
@@ -40,7 +65,8 @@ func newUser(r Registration, at time.Time) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("users: new id: %w", err)
 	}
-	return User{ID: id, Username: r.Username, Email: r.Email, FullName: r.FullName, Version: 1, CreatedAt: at, UpdatedAt: at}, nil
+	return User{ID: id, Username: r.Username, Email: r.Email, FullName: r.FullName, Version: 1, Generation: 1,
+		CreatedAt: at, UpdatedAt: at}, nil
 }
 
 // createdChanges is what a "created" event records of a new user.

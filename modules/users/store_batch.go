@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"usersvc/modules/users/userapi"
 	"usersvc/platform/apperr"
 )
 
@@ -52,11 +53,17 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 		if int(res.RowsAffected) < len(users) {
 			return findBatchConflict(tx, users)
 		}
-		events := make([]Event, len(users))
-		for i, u := range users {
-			events[i] = Event{UserID: u.ID, Action: ActionCreated, Changes: createdChanges(&u), At: u.CreatedAt}
+		audit := make([]Event, len(users))
+		created := make([]*User, len(users))
+		for i := range users {
+			u := &users[i]
+			audit[i] = Event{UserID: u.ID, Action: ActionCreated, Changes: createdChanges(u), At: u.CreatedAt}
+			created[i] = u
 		}
-		return tx.Create(&events).Error
+		if err := tx.Create(&audit).Error; err != nil {
+			return err
+		}
+		return publish(ctx, tx, s.events, userapi.Created, created...)
 	})
 	var conflict *errBatchConflict
 	switch {

@@ -38,8 +38,9 @@ var ErrOutcomeUnknown = resilience.ErrOutcomeUnknown
 // and an open breaker; apperr.ErrInvalid (400) for values the database rejects. The driver
 // error stays in the chain for logs.
 type Runner struct {
-	db  *gorm.DB
-	cfg RunnerConfig
+	db     *gorm.DB
+	cfg    RunnerConfig
+	module string // tagged on the context of every statement (see For)
 }
 
 // RunnerConfig is what a Runner is built from.
@@ -63,6 +64,32 @@ func NewRunner(gdb *gorm.DB, cfg RunnerConfig) *Runner {
 	return &Runner{db: gdb, cfg: cfg}
 }
 
+// For returns the Runner of one module: the same pool and layers, with the module's name on
+// the context of every statement it runs, for logs and the table-ownership check
+// (ModuleOf).
+func (r *Runner) For(module string) *Runner {
+	c := *r
+	c.module = module
+	return &c
+}
+
+type moduleKey struct{}
+
+// ModuleOf names the module whose Runner runs the statement with context ctx; "" for the
+// platform's own statements.
+func ModuleOf(ctx context.Context) string {
+	m, _ := ctx.Value(moduleKey{}).(string)
+	return m
+}
+
+// tag puts the Runner's module on ctx.
+func (r *Runner) tag(ctx context.Context) context.Context {
+	if r.module == "" || ModuleOf(ctx) == r.module {
+		return ctx
+	}
+	return context.WithValue(ctx, moduleKey{}, r.module)
+}
+
 type txKey struct{}
 
 // WithTx returns ctx carrying tx: Transact and Read called with it join tx instead of starting
@@ -77,6 +104,7 @@ func WithTx(ctx context.Context, tx *gorm.DB) context.Context {
 // each statement's error as soon as it happens (GORM joins a second error into text, hiding
 // the first one's type from the classifier).
 func (r *Runner) Transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	ctx = r.tag(ctx)
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		// Joined: a savepoint, so a failure (a 409, say) leaves the outer transaction usable.
 		return domainError(tx.WithContext(ctx).Transaction(fn))
@@ -86,6 +114,7 @@ func (r *Runner) Transact(ctx context.Context, fn func(tx *gorm.DB) error) error
 
 // Read runs fn outside a transaction, for queries.
 func (r *Runner) Read(ctx context.Context, fn func(db *gorm.DB) error) error {
+	ctx = r.tag(ctx)
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return domainError(fn(tx.WithContext(ctx))) // joined: sees the outer transaction's writes
 	}

@@ -167,25 +167,6 @@ func (s *Store) Cleanup(ctx context.Context) (int64, error) {
 	}
 }
 
-// RunCleanup calls Cleanup every interval until ctx ends.
-func (s *Store) RunCleanup(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.Cleanup(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Warn("idempotency key cleanup failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("expired idempotency keys deleted", "count", n)
-			}
-		}
-	}
-}
-
 func validKey(key string) bool {
 	if len(key) > 255 {
 		return false

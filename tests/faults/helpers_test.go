@@ -62,7 +62,7 @@ func startApp(t *testing.T, env ...string) *faultApp {
 	t.Cleanup(func() { _ = proxy.Close() })
 
 	s, err := testapp.StartOn(fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", proxy.Addr(), name), nil,
-		testapp.Options{MigrateURL: cluster.URL("postgres", name), Env: env})
+		testapp.Options{MigrateURL: cluster.URL("postgres", name), Env: env, NoEvents: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 

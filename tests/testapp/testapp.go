@@ -45,6 +45,9 @@ type Options struct {
 	MigrateURL string
 	Env        []string          // extra environment entries (KEY=value) for config loading
 	Configure  func(*app.Config) // last word on the configuration
+	// NoEvents leaves event delivery stopped (River's polling would add connections a
+	// fault test counts); events are still published.
+	NoEvents bool
 }
 
 // Start creates a database named after label, migrates it and serves the app over HTTP.
@@ -68,6 +71,9 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 		"API_TOKENS=" + Token,
 		"USERSVC_PAGINATION__CURSOR_SECRET=test-cursor-secret-0123456789",
 		"USERSVC_LOG__LEVEL=" + logLevel(),
+		// Deliver events within a tenth of a second, and retry failures soon.
+		"USERSVC_EVENTS__POLL_INTERVAL=100ms",
+		"USERSVC_EVENTS__RETRY_BACKOFF=100ms",
 	}, opts.Env...)
 	cfg, err := app.LoadConfig("", environ)
 	if err != nil {
@@ -92,6 +98,9 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 		err = migrateAt(ctx, cfg, opts.MigrateURL, log)
 	} else if !opts.NoMigrate {
 		_, err = a.Migrator().Up(ctx, "")
+	}
+	if err == nil && !opts.NoEvents && !opts.NoMigrate {
+		err = a.Events().Start(context.Background())
 	}
 	if err != nil {
 		_ = a.Close()

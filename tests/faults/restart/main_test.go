@@ -84,6 +84,7 @@ func adminExec(t *testing.T, database, sql string, args ...any) {
 // the listeners and the app.
 func startApp(t *testing.T, database, dbURL string, opts testapp.Options) *testapp.Server {
 	t.Helper()
+	opts.NoEvents = true // these faults are about requests; River's polling would only add noise
 	s, err := testapp.StartOn(dbURL, nil, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })

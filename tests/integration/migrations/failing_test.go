@@ -49,7 +49,7 @@ func TestFailingMigrationRollsBackOnlyItself(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, errBroken)
 	assert.Contains(t, err.Error(), brokenID)
-	before := []string{createUsersID, createUserEventsID, createIdempotencyKeysID}
+	before := appIDs(t)
 	assert.Equal(t, before, applied, "what was applied before the failure")
 
 	idsTable, history := recorded(t, conn)

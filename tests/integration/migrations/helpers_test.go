@@ -18,12 +18,16 @@ import (
 	"usersvc/tests/testdb"
 )
 
-// The service's migrations, as the tests refer to them.
+// The two migrations some tests act on by name: the first two of the plan, the users
+// table and its events (TestPlanStartsWithTheUsersTables checks it). Everything else is
+// read from the plan app/ builds, so a new migration of any module changes nothing here.
 const (
-	createUsersID           = "202611250001_create_users"
-	createUserEventsID      = "202611250002_create_user_events"
-	createIdempotencyKeysID = "202611250003_create_idempotency_keys"
+	createUsersID      = "202611250001_create_users"
+	createUserEventsID = "202611250002_create_user_events"
 )
+
+// appIDs are the IDs of the service's plan, in order.
+func appIDs(t *testing.T) []string { return ids(appPlan(t)) }
 
 // quiet discards the logging of the code under test; failures speak through errors.
 var quiet = slog.New(slog.DiscardHandler)

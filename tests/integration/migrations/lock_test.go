@@ -115,10 +115,10 @@ func TestMigrationGivesUpWaitingForATableLock(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 	pending, err := r.Pending(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 2, pending, "user_events and what follows it")
+	assert.Equal(t, len(plan)-1, pending, "user_events and what follows it")
 
 	require.NoError(t, tx.Rollback(ctx))
 	applied, err := r.Up(ctx, "")
 	require.NoError(t, err)
-	assert.Equal(t, []string{createUserEventsID, createIdempotencyKeysID}, applied)
+	assert.Equal(t, ids(plan[1:]), applied)
 }

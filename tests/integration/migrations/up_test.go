@@ -64,3 +64,9 @@ func TestUpMigratesEmptyDatabaseToLatest(t *testing.T) {
 	assert.Equal(t, want, idsTable)
 	assert.Equal(t, want, history)
 }
+
+// The tests that act on migrations by name (createUsersID, createUserEventsID) rely on these
+// two opening the plan: any other module's migration comes after them.
+func TestPlanStartsWithTheUsersTables(t *testing.T) {
+	require.Equal(t, []string{createUsersID, createUserEventsID}, appIDs(t)[:2])
+}

@@ -56,7 +56,7 @@ func NewUser(reg users.Registration, at time.Time) (users.User, error) {
 		return users.User{}, fmt.Errorf("pgxrepo: new id: %w", err)
 	}
 	return users.User{ID: id, Username: reg.Username, Email: reg.Email, FullName: reg.FullName,
-		Version: 1, CreatedAt: at, UpdatedAt: at}, nil
+		Version: 1, Generation: 1, CreatedAt: at, UpdatedAt: at}, nil
 }
 
 // userArgs are u's values in userColumns order.
@@ -65,14 +65,14 @@ func userArgs(u *users.User) []any {
 	if u.DeletedAt.Valid {
 		deleted = &u.DeletedAt.Time
 	}
-	return []any{u.ID, u.Username, u.Email, u.FullName, u.Version, u.CreatedAt, u.UpdatedAt, deleted}
+	return []any{u.ID, u.Username, u.Email, u.FullName, u.Version, u.CreatedAt, u.UpdatedAt, deleted, u.Generation}
 }
 
 // scanUser reads one users row selected with SELECT *.
 func scanUser(row pgx.CollectableRow) (users.User, error) {
 	var u users.User
 	var deleted *time.Time
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.FullName, &u.Version, &u.CreatedAt, &u.UpdatedAt, &deleted)
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.FullName, &u.Version, &u.CreatedAt, &u.UpdatedAt, &deleted, &u.Generation)
 	if deleted != nil {
 		u.DeletedAt.Time, u.DeletedAt.Valid = *deleted, true
 	}

@@ -7,7 +7,7 @@ package pgxrepo
 
 // The statements, byte for byte as GORM renders them. pgbench scripts may replay them too.
 const (
-	SQLInsertUser = `INSERT INTO "users" ("id","username","email","full_name","version","created_at","updated_at","deleted_at") VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`
+	SQLInsertUser = `INSERT INTO "users" ("id","username","email","full_name","version","created_at","updated_at","deleted_at","generation") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`
 	// SQLInsertEvent is every event insert (GORM reads back the identity column).
 	SQLInsertEvent = `INSERT INTO "user_events" ("user_id","action","changes","at") VALUES ($1,$2,$3,$4) RETURNING "id"`
 
@@ -20,7 +20,7 @@ const (
 	SQLLockNoKey       = `SELECT * FROM "users" WHERE id = $1 AND "users"."deleted_at" IS NULL LIMIT $2 FOR NO KEY UPDATE`
 	SQLUpdate          = `UPDATE "users" SET "username"=$1,"email"=$2,"full_name"=$3,"version"=$4,"updated_at"=$5 WHERE "users"."deleted_at" IS NULL AND "id" = $6`
 	SQLDelete          = `UPDATE "users" SET "deleted_at"=$1,"updated_at"=$2,"version"=version + 1 WHERE id = $3 AND "users"."deleted_at" IS NULL`
-	SQLRestore         = `UPDATE "users" SET "deleted_at"=$1,"updated_at"=$2,"version"=version + 1 WHERE id = $3 AND "users"."deleted_at" IS NOT NULL`
+	SQLRestore         = `UPDATE "users" SET "deleted_at"=$1,"generation"=generation + 1,"updated_at"=$2,"version"=version + 1 WHERE id = $3 AND "users"."deleted_at" IS NOT NULL`
 
 	// Live users in keyset order (sort=created_at), as List sends them.
 	SQLByUsername = `SELECT * FROM "users" WHERE lower(username) = $1 AND "users"."deleted_at" IS NULL ORDER BY created_at ASC, id ASC LIMIT $2`
@@ -54,7 +54,7 @@ const (
 )
 
 // userColumns is the users table's column list in INSERT order.
-var userColumns = []string{"id", "username", "email", "full_name", "version", "created_at", "updated_at", "deleted_at"}
+var userColumns = []string{"id", "username", "email", "full_name", "version", "created_at", "updated_at", "deleted_at", "generation"}
 
 // maxParams is PostgreSQL's limit of bind parameters in one statement.
 const maxParams = 65535

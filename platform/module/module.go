@@ -1,0 +1,40 @@
+// Package module is the shape of a feature module: what app/ needs to register one, and the
+// manifest that declares what it shares with the others. The module map (docs/modules.md) is
+// drawn from the manifests, and the architecture test holds the code to them.
+package module
+
+import (
+	"github.com/go-gormigrate/gormigrate/v2"
+	"github.com/labstack/echo/v4"
+
+	"usersvc/platform/events"
+)
+
+// Module is what a feature package gives the app.
+type Module interface {
+	// Name is the module's name: its package under modules/, its tag on every statement.
+	Name() string
+	// Models are the GORM models of the tables the module owns, checked against the
+	// migrated schema by the drift test. No other module's SQL may name these tables.
+	Models() []any
+	// Migrations are the module's schema changes, in order.
+	Migrations() []*gormigrate.Migration
+	// Routes registers the module's endpoints under /api/v1, behind authentication.
+	Routes(api *echo.Group)
+	// Manifest declares what the module shares with the others.
+	Manifest() Manifest
+}
+
+// Manifest is what a module declares beyond its routes and tables.
+type Manifest struct {
+	// Uses are the modules whose published contract (modules/<name>/<name>api) this one
+	// imports; it may import no other module's package.
+	Uses []string
+	// Views are the views of its own that it publishes in its contract: other modules that
+	// use it may name them in their SQL.
+	Views []string
+	// Publishes are the types of the events it publishes.
+	Publishes []string
+	// Handles are its subscriptions to other modules' events.
+	Handles []events.Subscription
+}
