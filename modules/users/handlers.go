@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"usersvc/platform/apperr"
+	"usersvc/platform/entity"
 	"usersvc/platform/web"
 )
 
@@ -53,15 +54,8 @@ func toJSON(u *User) userJSON {
 }
 
 func (h *handlers) register(c echo.Context) error {
-	if _, err := web.Query(c); err != nil {
-		return err
-	}
-	body, err := web.ReadJSON(c)
-	if err != nil {
-		return err
-	}
 	var r Registration
-	if err := web.DecodeObject(body, &r, ""); err != nil {
+	if err := web.DecodeBody(c, &r); err != nil {
 		return err
 	}
 	if err := check(&r, ""); err != nil {
@@ -129,19 +123,12 @@ func (h *handlers) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := web.Query(c); err != nil {
+	var p Patch
+	if err := web.DecodeBody(c, &p); err != nil {
 		return err
 	}
 	ifVersion, err := web.IfMatch(c.Request().Header.Get("If-Match"))
 	if err != nil {
-		return err
-	}
-	body, err := web.ReadJSON(c)
-	if err != nil {
-		return err
-	}
-	var p Patch
-	if err := web.DecodeObject(body, &p, ""); err != nil {
 		return err
 	}
 	if p.Username == nil && p.Email == nil && p.FullName == nil {
@@ -169,23 +156,13 @@ func (h *handlers) stats(c echo.Context) error {
 }
 
 func parseListQuery(c echo.Context) (ListQuery, error) {
-	q, err := web.Query(c, "limit", "cursor", "q", "username", "email", "state", "sort")
+	l, q, err := entity.ParseList(c, []string{string(SortCreated), string(SortCreatedDesc), string(SortUsername)},
+		"q", "username", "email")
 	if err != nil {
 		return ListQuery{}, err
 	}
-	lq := ListQuery{Cursor: q.Get("cursor"), Q: q.Get("q"), Username: q.Get("username"), Email: q.Get("email")}
-	if lq.Limit, err = web.IntParam(q, "limit", 25, 1, 100); err != nil {
-		return ListQuery{}, err
-	}
-	state, err := web.EnumParam(q, "state", string(StateActive), string(StateActive), string(StateDeleted), string(StateAll))
-	if err != nil {
-		return ListQuery{}, err
-	}
-	sort, err := web.EnumParam(q, "sort", string(SortCreated), string(SortCreated), string(SortCreatedDesc), string(SortUsername))
-	if err != nil {
-		return ListQuery{}, err
-	}
-	lq.State, lq.Sort = State(state), Sort(sort)
+	lq := ListQuery{Limit: l.Limit, Cursor: l.Cursor, State: l.State, Sort: Sort(l.Sort),
+		Q: q.Get("q"), Username: q.Get("username"), Email: q.Get("email")}
 	for name, v := range map[string]string{"q": lq.Q, "username": lq.Username, "email": lq.Email} {
 		if len(v) > 254 {
 			return ListQuery{}, apperr.Invalid("%s is longer than 254 characters", name)

@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"usersvc/platform/db"
+	"usersvc/platform/entity"
 )
 
 // Repository is what the users API needs from storage, in the module's own words. The GORM
@@ -54,13 +55,13 @@ type Patch struct {
 }
 
 // State selects users by deletion state.
-type State string
+type State = entity.State
 
 // The states a list can ask for.
 const (
-	StateActive  State = "active"
-	StateDeleted State = "deleted"
-	StateAll     State = "all"
+	StateActive  = entity.Active
+	StateDeleted = entity.DeletedOnly
+	StateAll     = entity.All
 )
 
 // Sort is a list order. Only these values exist: request text never reaches ORDER BY.

@@ -13,6 +13,7 @@ import (
 
 	"usersvc/modules/users/userapi"
 	"usersvc/platform/apperr"
+	"usersvc/platform/db"
 )
 
 // errBatchConflict carries which item of a batch conflicted out of the transaction.
@@ -44,7 +45,7 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 	// deadlocking; batches whose emails cross in the other order can still deadlock, and the
 	// Runner retries the victim.
 	sorted := slices.Clone(users)
-	slices.SortFunc(sorted, func(a, b User) int { return strings.Compare(asciiLower(a.Username), asciiLower(b.Username)) })
+	slices.SortFunc(sorted, func(a, b User) int { return strings.Compare(db.ASCIILower(a.Username), db.ASCIILower(b.Username)) })
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sorted)
 		if res.Error != nil {
@@ -95,7 +96,7 @@ func findBatchConflict(tx *gorm.DB, users []User) error {
 			continue
 		}
 		var n int64
-		err := tx.Model(&User{}).Where("lower(username) = ?", asciiLower(users[i].Username)).Count(&n).Error
+		err := tx.Model(&User{}).Where("lower(username) = ?", db.ASCIILower(users[i].Username)).Count(&n).Error
 		if err != nil {
 			return err
 		}

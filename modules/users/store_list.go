@@ -2,78 +2,45 @@ package users
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"usersvc/platform/apperr"
 	"usersvc/platform/db"
+	"usersvc/platform/entity"
 )
 
 // keysets are the only orders a list can have; each ends in the unique id and matches an
 // index from the migrations.
-var keysets = map[Sort]db.Keyset[User]{
-	SortCreated:     {Columns: []string{"created_at", "id"}, Values: createdKey, Targets: createdTargets},
-	SortCreatedDesc: {Columns: []string{"created_at", "id"}, Desc: true, Values: createdKey, Targets: createdTargets},
-	SortUsername: {
-		Columns: []string{"lower(username)", "id"},
-		Values:  func(u *User) []any { return []any{asciiLower(u.Username), u.ID} },
-		Targets: func() []any { return []any{new(string), new(uuid.UUID)} },
-	},
-}
-
-func createdKey(u *User) []any { return []any{u.CreatedAt, u.ID} }
-func createdTargets() []any    { return []any{new(time.Time), new(uuid.UUID)} }
+var keysets = func() map[string]db.Keyset[User] {
+	asc, desc := entity.CreatedKeysets(func(u *User) time.Time { return u.CreatedAt }, func(u *User) uuid.UUID { return u.ID })
+	return map[string]db.Keyset[User]{
+		string(SortCreated): asc, string(SortCreatedDesc): desc,
+		string(SortUsername): entity.NameKeyset("username", func(u *User) string { return u.Username },
+			func(u *User) uuid.UUID { return u.ID }),
+	}
+}()
 
 // List implements Repository.
 func (s *store) List(ctx context.Context, q ListQuery) (db.Page[User], error) {
-	ks, ok := keysets[q.Sort]
-	if !ok {
-		return db.Page[User]{}, apperr.Invalid("sort %q is not supported", q.Sort)
-	}
-	// The cursor is bound to everything that shapes the result, so it cannot be replayed
-	// against another list, order or filter.
-	scope, err := json.Marshal([]string{"users", string(q.Sort), string(q.State),
-		asciiLower(q.Q), asciiLower(q.Username), asciiLower(q.Email)})
-	if err != nil {
-		return db.Page[User]{}, fmt.Errorf("users: list: %w", err)
-	}
-	var page db.Page[User]
-	err = s.db.Read(ctx, func(tx *gorm.DB) error {
-		tx = tx.Model(&User{})
-		switch q.State {
-		case StateDeleted:
-			tx = tx.Scopes(db.OnlyDeleted)
-		case StateAll:
-			tx = tx.Scopes(db.WithDeleted)
-		}
+	l := entity.List{Limit: q.Limit, Cursor: q.Cursor, State: q.State, Sort: string(q.Sort)}
+	scope := []string{db.ASCIILower(q.Q), db.ASCIILower(q.Username), db.ASCIILower(q.Email)}
+	return s.Page(ctx, l, keysets, scope, func(tx *gorm.DB) *gorm.DB {
 		if q.Q != "" {
 			// A prefix is a range over the byte-ordered (COLLATE "C") lower(...) indexes.
-			lo, hi := prefixRange(asciiLower(q.Q))
+			lo, hi := db.PrefixRange(db.ASCIILower(q.Q))
 			tx = tx.Where("((lower(username) >= ? AND lower(username) < ?) OR (lower(email) >= ? AND lower(email) < ?))", lo, hi, lo, hi)
 		}
 		if q.Username != "" {
-			tx = tx.Where("lower(username) = ?", asciiLower(q.Username))
+			tx = tx.Where("lower(username) = ?", db.ASCIILower(q.Username))
 		}
 		if q.Email != "" {
-			tx = tx.Where("lower(email) = ?", asciiLower(q.Email))
+			tx = tx.Where("lower(email) = ?", db.ASCIILower(q.Email))
 		}
-		var err error
-		page, err = ks.Find(tx, s.cursors, string(scope), q.Cursor, q.Limit)
-		return err
+		return tx
 	})
-	if errors.Is(err, db.ErrBadCursor) {
-		return db.Page[User]{}, apperr.Invalid("cursor: %v", err)
-	}
-	if err != nil {
-		return db.Page[User]{}, fmt.Errorf("users: list: %w", err)
-	}
-	return page, nil
 }
 
 // Stats implements Repository. The counting happens in SQL; days with no registrations
@@ -112,29 +79,3 @@ func (s *store) Stats(ctx context.Context, days int) (Stats, error) {
 	return st, nil
 }
 
-// asciiLower lowercases A-Z only, exactly as PostgreSQL's lower() does under COLLATE "C".
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-// prefixRange returns [lo, hi) holding exactly the strings that start with prefix under
-// byte order: hi is prefix with its last rune incremented.
-func prefixRange(prefix string) (lo, hi string) {
-	runes := []rune(prefix)
-	for i := len(runes) - 1; i >= 0; i-- {
-		next := runes[i] + 1
-		for next <= utf8.MaxRune && !utf8.ValidRune(next) {
-			next++ // skip the surrogate range
-		}
-		if next <= utf8.MaxRune {
-			return prefix, string(runes[:i]) + string(next)
-		}
-	}
-	return prefix, prefix // only a prefix of nothing but U+10FFFF gets here; it matches nothing
-}

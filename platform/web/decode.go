@@ -194,3 +194,16 @@ func joinPath(path, field string) string {
 	}
 	return fmt.Sprintf("%s.%s", path, field)
 }
+
+// DecodeBody reads the JSON object body of a route that takes no query parameters into dst,
+// with DecodeObject's rules.
+func DecodeBody(c echo.Context, dst any) error {
+	if _, err := Query(c); err != nil {
+		return err
+	}
+	body, err := ReadJSON(c)
+	if err != nil {
+		return err
+	}
+	return DecodeObject(body, dst, "")
+}
