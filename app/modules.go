@@ -5,6 +5,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"usersvc/migrations"
+	"usersvc/modules/teams"
 	"usersvc/modules/users"
 	"usersvc/platform/db"
 	"usersvc/platform/events"
@@ -40,6 +41,7 @@ func Modules(d Deps) []Module {
 	u := users.New(users.Deps{DB: d.forModule("users"), Cursors: d.Cursors, Idempotent: d.Idempotent, Events: d.Events})
 	return []Module{
 		u,
+		teams.New(teams.Deps{DB: d.forModule("teams"), Cursors: d.Cursors, Idempotent: d.Idempotent, Users: u.Directory()}),
 	}
 }
 

@@ -53,22 +53,6 @@ func toJSON(u *User) userJSON {
 	return out
 }
 
-func (h *handlers) register(c echo.Context) error {
-	var r Registration
-	if err := web.DecodeBody(c, &r); err != nil {
-		return err
-	}
-	if err := check(&r, ""); err != nil {
-		return err
-	}
-	u, err := h.repo.Register(c.Request().Context(), r)
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderLocation, c.Request().URL.Path+"/"+u.ID.String())
-	return resource.Write(c, http.StatusCreated, u)
-}
-
 func (h *handlers) registerBatch(c echo.Context) error {
 	if _, err := web.Query(c); err != nil {
 		return err
@@ -118,30 +102,12 @@ func (h *handlers) list(c echo.Context) error {
 	return c.JSON(http.StatusOK, web.NewPage(page.Items, page.Next, toJSON))
 }
 
-func (h *handlers) update(c echo.Context) error {
-	id, err := web.PathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	var p Patch
-	if err := web.DecodeBody(c, &p); err != nil {
-		return err
-	}
-	ifVersion, err := web.IfMatch(c.Request().Header.Get("If-Match"))
-	if err != nil {
-		return err
-	}
+// checkPatch rejects a PATCH that sets nothing, then checks what it sets.
+func checkPatch(p *Patch) error {
 	if p.Username == nil && p.Email == nil && p.FullName == nil {
 		return apperr.Invalid("nothing to update: give username, email or full_name")
 	}
-	if err := check(&p, ""); err != nil {
-		return err
-	}
-	u, err := h.repo.Update(c.Request().Context(), id, ifVersion, p)
-	if err != nil {
-		return err
-	}
-	return resource.Write(c, http.StatusOK, u)
+	return check(p, "")
 }
 
 func (h *handlers) stats(c echo.Context) error {

@@ -4,6 +4,7 @@ package users
 
 import (
 	"github.com/go-gormigrate/gormigrate/v2"
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	migs "usersvc/migrations/users"
@@ -72,12 +73,13 @@ func (*Module) Migrations() []*gormigrate.Migration { return migs.All() }
 func (m *Module) Routes(api *echo.Group) {
 	h := &handlers{repo: m.repo}
 	g := api.Group("/users")
-	g.POST("", h.register, m.idempotent)
+	g.POST("", web.Create(resource, func(r *Registration) error { return check(r, "") },
+		func(u *User) uuid.UUID { return u.ID }, m.repo.Register), m.idempotent)
 	g.GET("", h.list)
 	g.POST("/batch", h.registerBatch, m.idempotent)
 	g.GET("/stats", h.stats)
 	g.GET("/:id", resource.Get(m.repo.Get))
-	g.PATCH("/:id", h.update)
+	g.PATCH("/:id", web.Update(resource, checkPatch, m.repo.Update))
 	g.DELETE("/:id", web.Delete(m.repo.Delete))
 	g.POST("/:id/restore", resource.Restore(m.repo.Restore), m.idempotent)
 	g.GET("/:id/events", entity.EventsHandler(m.repo.Events))

@@ -2,7 +2,6 @@ package users
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,9 +60,9 @@ func publish(ctx context.Context, tx *gorm.DB, pub events.Publisher, typ string,
 }
 
 func newUser(r Registration, at time.Time) (User, error) {
-	id, err := uuid.NewV7()
+	id, err := entity.NewID("users")
 	if err != nil {
-		return User{}, fmt.Errorf("users: new id: %w", err)
+		return User{}, err
 	}
 	return User{ID: id, Username: r.Username, Email: r.Email, FullName: r.FullName, Version: 1, Generation: 1,
 		CreatedAt: at, UpdatedAt: at}, nil
@@ -89,11 +88,9 @@ func (s *store) Register(ctx context.Context, r Registration) (*User, error) {
 // Update implements Repository.
 func (s *store) Update(ctx context.Context, id uuid.UUID, ifVersion int, p Patch) (*User, error) {
 	return s.Store.Update(ctx, id, ifVersion, func(_ *gorm.DB, u *User) (entity.Changes, error) {
-		changes := entity.Changes{}
-		entity.Set(changes, "username", &u.Username, p.Username)
-		entity.Set(changes, "email", &u.Email, p.Email)
-		entity.Set(changes, "full_name", &u.FullName, p.FullName)
-		return changes, nil
+		return entity.Apply(entity.Field{Name: "username", Dst: &u.Username, New: p.Username},
+			entity.Field{Name: "email", Dst: &u.Email, New: p.Email},
+			entity.Field{Name: "full_name", Dst: &u.FullName, New: p.FullName}), nil
 	}, "username", "email", "full_name")
 }
 

@@ -78,4 +78,3 @@ func (s *store) Stats(ctx context.Context, days int) (Stats, error) {
 	}
 	return st, nil
 }
-

@@ -32,13 +32,24 @@ func (c Changes) Value() (driver.Value, error) {
 // Scan decodes the jsonb column.
 func (c *Changes) Scan(src any) error { return db.ScanJSON(src, (*map[string]any)(c)) }
 
-// Set applies a patch field: when v is given and differs from *dst, it records the change
-// under name and sets *dst.
-func Set[V comparable](c Changes, name string, dst *V, v *V) {
-	if v != nil && *v != *dst {
-		c[name] = map[string]V{"from": *dst, "to": *v}
-		*dst = *v
+// Field is one field of a patch: its name, where the entity keeps it, and the value the
+// patch gives it (nil: leave it as it is).
+type Field struct {
+	Name     string
+	Dst, New *string
+}
+
+// Apply sets every field the patch gives a different value, and returns what changed as
+// {"field": {"from": …, "to": …}}.
+func Apply(fields ...Field) Changes {
+	c := Changes{}
+	for _, f := range fields {
+		if f.New != nil && *f.New != *f.Dst {
+			c[f.Name] = map[string]string{"from": *f.Dst, "to": *f.New}
+			*f.Dst = *f.New
+		}
 	}
+	return c
 }
 
 // Entry is an audit row as the API shows it.

@@ -39,6 +39,15 @@ func NewStore[T any, PT interface {
 	return &Store[T, PT, E]{db: d, cursors: cursors, kind: kind, now: Now}
 }
 
+// NewID is a new entity's id: a UUIDv7, so ids grow with time and index well.
+func NewID(module string) (uuid.UUID, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%s: new id: %w", module, err)
+	}
+	return id, nil
+}
+
 // Now is the time a change is stamped with: UTC, to the microsecond timestamptz keeps, so
 // values read back compare equal.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -64,3 +64,12 @@ func Stack(log *slog.Logger, metrics echo.MiddlewareFunc, bodyLimit string, requ
 		middleware.ContextTimeout(requestTimeout),
 	}
 }
+
+// Optional returns mw, or middleware that does nothing when mw is nil (a module built
+// without it, in a test).
+func Optional(mw echo.MiddlewareFunc) echo.MiddlewareFunc {
+	if mw == nil {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	return mw
+}

@@ -114,3 +114,53 @@ func pathOnly(c echo.Context) (uuid.UUID, error) {
 	_, err = Query(c)
 	return id, err
 }
+
+// Create serves POST on a collection: the body decoded into an I and checked (check returns
+// ErrInvalid naming the field), create stores it; 201 with Location (the collection's path
+// and the new id) and the ETag.
+func Create[R, I any](res Resource[R], check func(*I) error, id func(R) uuid.UUID,
+	create func(ctx context.Context, in I) (R, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in I
+		if err := DecodeBody(c, &in); err != nil {
+			return err
+		}
+		if err := check(&in); err != nil {
+			return err
+		}
+		r, err := create(c.Request().Context(), in)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderLocation, c.Request().URL.Path+"/"+id(r).String())
+		return res.Write(c, http.StatusCreated, r)
+	}
+}
+
+// Update serves PATCH …/:id: the body decoded into a P and checked, applied when the
+// resource is at the version If-Match names (if any).
+func Update[R, P any](res Resource[R], check func(*P) error,
+	update func(ctx context.Context, id uuid.UUID, ifVersion int, p P) (R, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := PathUUID(c, "id")
+		if err != nil {
+			return err
+		}
+		var p P
+		if err := DecodeBody(c, &p); err != nil {
+			return err
+		}
+		if err := check(&p); err != nil {
+			return err
+		}
+		ifVersion, err := IfMatch(c.Request().Header.Get("If-Match"))
+		if err != nil {
+			return err
+		}
+		r, err := update(c.Request().Context(), id, ifVersion, p)
+		if err != nil {
+			return err
+		}
+		return res.Write(c, http.StatusOK, r)
+	}
+}

@@ -1,0 +1,226 @@
+package teams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"usersvc/modules/users/userapi"
+	"usersvc/platform/apperr"
+	"usersvc/platform/db"
+	"usersvc/platform/entity"
+	"usersvc/platform/events"
+)
+
+// store is the GORM implementation of Repository; teams' own rows come from platform/entity.
+type store struct {
+	*entity.Store[Team, *Team, Event]
+	db      db.Transactor
+	cursors *db.Cursors
+	users   userapi.Directory
+}
+
+func newStore(d db.Transactor, cursors *db.Cursors, users userapi.Directory) *store {
+	return &store{db: d, cursors: cursors, users: users, Store: entity.NewStore[Team](d, cursors, entity.Kind[Team, Event]{
+		Module: "teams", Name: "team", Unique: map[string]string{"teams_name_lower_key": "name"}, AuditOwner: "team_id",
+		Audit: audit,
+	})}
+}
+
+func audit(id uuid.UUID, action string, c entity.Changes, at time.Time) Event {
+	return Event{TeamID: id, Action: action, Changes: c, At: at}
+}
+
+// Create implements Repository.
+func (s *store) Create(ctx context.Context, in Input) (*Team, error) {
+	id, err := entity.NewID("teams")
+	if err != nil {
+		return nil, err
+	}
+	at := s.Now()
+	t := Team{ID: id, Name: in.Name, Description: in.Description, Version: 1, CreatedAt: at, UpdatedAt: at}
+	if err := s.Store.Create(ctx, &t, entity.Changes{"name": t.Name, "description": t.Description}); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Update implements Repository.
+func (s *store) Update(ctx context.Context, id uuid.UUID, ifVersion int, p Patch) (*Team, error) {
+	return s.Store.Update(ctx, id, ifVersion, func(_ *gorm.DB, t *Team) (entity.Changes, error) {
+		return entity.Apply(entity.Field{Name: "name", Dst: &t.Name, New: p.Name},
+			entity.Field{Name: "description", Dst: &t.Description, New: p.Description}), nil
+	}, "name", "description")
+}
+
+// keysets are the orders a list can have, each matching an index.
+var keysets = func() map[string]db.Keyset[Team] {
+	asc, desc := entity.CreatedKeysets(func(t *Team) time.Time { return t.CreatedAt }, func(t *Team) uuid.UUID { return t.ID })
+	return map[string]db.Keyset[Team]{SortCreated: asc, SortCreatedDesc: desc,
+		SortName: entity.NameKeyset("name", func(t *Team) string { return t.Name }, func(t *Team) uuid.UUID { return t.ID })}
+}()
+
+// List implements Repository.
+func (s *store) List(ctx context.Context, q ListQuery) (db.Page[Team], error) {
+	if q.Member != uuid.Nil {
+		if err := s.requireLiveUser(ctx, q.Member); err != nil {
+			return db.Page[Team]{}, err
+		}
+	}
+	return s.Page(ctx, q.List, keysets, []string{db.ASCIILower(q.Q), q.Member.String()}, func(tx *gorm.DB) *gorm.DB {
+		if q.Q != "" {
+			lo, hi := db.PrefixRange(db.ASCIILower(q.Q))
+			tx = tx.Where("lower(name) >= ? AND lower(name) < ?", lo, hi)
+		}
+		if q.Member != uuid.Nil {
+			tx = tx.Where("id IN (?)", visible(tx).Select("m.team_id").Where("m.user_id = ?", q.Member))
+		}
+		return tx
+	})
+}
+
+// visible selects the memberships (as m) whose user is live in the generation they were
+// added in: the users module's published view decides, so a deleted user's memberships are
+// hidden from the moment the delete commits, and a restored user's old ones stay hidden.
+func visible(tx *gorm.DB) *gorm.DB {
+	return tx.Session(&gorm.Session{NewDB: true}).Table("team_members AS m").
+		Joins("JOIN " + userapi.View + " u ON u.id = m.user_id AND u.generation = m.user_generation")
+}
+
+// requireLiveUser is ErrNotFound naming the user unless the users module shows it live.
+func (s *store) requireLiveUser(ctx context.Context, user uuid.UUID) error {
+	var n int64
+	err := s.db.Read(ctx, func(tx *gorm.DB) error { return tx.Table(userapi.View).Where("id = ?", user).Count(&n).Error })
+	if err == nil && n == 0 {
+		return apperr.NotFound("user %s not found", user)
+	}
+	return err
+}
+
+// memberKeyset orders members newest first.
+var memberKeyset = db.Keyset[Member]{Columns: []string{"m.added_at", "m.user_id"}, Desc: true,
+	Values:  func(m *Member) []any { return []any{m.AddedAt, m.UserID} },
+	Targets: func() []any { return []any{new(time.Time), new(uuid.UUID)} },
+}
+
+// Members implements Repository.
+func (s *store) Members(ctx context.Context, team uuid.UUID, cursor string, limit int) (db.Page[Member], error) {
+	var page db.Page[Member]
+	err := s.db.Read(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("id = ?", team).Take(&Team{}).Error; err != nil {
+			return err
+		}
+		var err error
+		page, err = memberKeyset.Find(visible(tx).Select("m.*").Where("m.team_id = ?", team), s.cursors,
+			"team_members|"+team.String(), cursor, limit)
+		return err
+	})
+	if errors.Is(err, db.ErrBadCursor) {
+		return page, apperr.Invalid("cursor: %v", err)
+	}
+	return page, failed("members", err, team)
+}
+
+// AddMember implements Repository. The team and the user are locked FOR KEY SHARE until
+// commit: a concurrent delete of either waits, and one that committed first makes this fail.
+func (s *store) AddMember(ctx context.Context, team, user uuid.UUID, role string) (*Member, bool, error) {
+	var m Member
+	var added bool
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		if err := entity.Lock(tx, team, &Team{}, "KEY SHARE", false); err != nil {
+			return err
+		}
+		gen, err := s.users.LockLive(db.WithTx(ctx, tx), user)
+		if err != nil {
+			return err
+		}
+		m = Member{}
+		err = tx.Where("team_id = ? AND user_id = ? AND user_generation = ?", team, user, gen).Take(&m).Error
+		switch {
+		case err == nil && (role == "" || role == m.Role):
+			added = false
+			return nil // a member already, as asked
+		case err == nil:
+			changes := entity.Changes{"user_id": user, "role": map[string]string{"from": m.Role, "to": role}}
+			m.Role, added = role, false
+			if err := tx.Model(&m).Update("role", role).Error; err != nil {
+				return err
+			}
+			return tx.Create(ptr(audit(team, MemberChanged, changes, s.Now()))).Error
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return err
+		}
+		// New, or a member in an earlier life of the user: a membership of this life.
+		m = Member{TeamID: team, UserID: user, UserGeneration: int(gen), Role: or(role, "member"), AddedAt: s.Now()}
+		added = true
+		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&m).Error; err != nil {
+			return err
+		}
+		return tx.Create(ptr(audit(team, MemberAdded, entity.Changes{"user_id": user, "role": m.Role}, m.AddedAt))).Error
+	})
+	if err != nil {
+		return nil, false, failed("add member", err, team)
+	}
+	return &m, added, nil
+}
+
+// RemoveMember implements Repository.
+func (s *store) RemoveMember(ctx context.Context, team, user uuid.UUID) error {
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		if err := entity.Lock(tx, team, &Team{}, "KEY SHARE", false); err != nil {
+			return err
+		}
+		res := tx.Exec(`DELETE FROM team_members m USING `+userapi.View+` u
+			WHERE m.team_id = ? AND m.user_id = ? AND u.id = m.user_id AND u.generation = m.user_generation`, team, user)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("user %s is not a member of team %s", user, team)
+		}
+		return tx.Create(ptr(audit(team, MemberRemoved, entity.Changes{"user_id": user}, s.Now()))).Error
+	})
+	return failed("remove member", err, team)
+}
+
+// userDeleted handles userapi.Deleted: the memberships of the life that ended go, each with a
+// member_removed event of its team. Handled once per event (events' receipts); removing
+// again would find nothing anyway.
+func (s *store) userDeleted(ctx context.Context, ev events.Event) error {
+	var c userapi.Changed
+	if err := ev.Decode(&c); err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`WITH gone AS (
+				DELETE FROM team_members WHERE user_id = ? AND user_generation <= ? RETURNING team_id, user_id)
+			INSERT INTO team_events (team_id, action, changes, at)
+			SELECT team_id, ?, jsonb_build_object('user_id', user_id, 'reason', 'user deleted'), ? FROM gone`,
+			c.UserID, c.Generation, MemberRemoved, s.Now()).Error
+	})
+}
+
+// failed maps a missing team to ErrNotFound naming it; domain errors pass as they are.
+func failed(op string, err error, team uuid.UUID) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return apperr.NotFound("team %s not found", team)
+	}
+	return fmt.Errorf("teams: %s: %w", op, err)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func or(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}
