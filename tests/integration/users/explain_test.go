@@ -1,47 +1,17 @@
-package api_test
+package users_test
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"usersvc/tests/apitest"
 	"usersvc/tests/testapp"
 )
-
-// statementLog records the SQL and arguments of every query the app sends through GORM.
-type statementLog struct {
-	mu   sync.Mutex
-	sqls []string
-	args [][]any
-}
-
-func (l *statementLog) record(db *gorm.DB) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sqls = append(l.sqls, db.Statement.SQL.String())
-	l.args = append(l.args, append([]any(nil), db.Statement.Vars...))
-}
-
-// last returns the last recorded statement that contains fragment.
-func (l *statementLog) last(t *testing.T, fragment string) (string, []any) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := len(l.sqls) - 1; i >= 0; i-- {
-		if strings.Contains(l.sqls[i], fragment) {
-			return l.sqls[i], l.args[i]
-		}
-	}
-	t.Fatalf("no statement containing %q was sent", fragment)
-	return "", nil
-}
 
 // TestQueriesUseTheirIndexes sends each list, lookup, events and stats request to a server
 // whose tables hold enough rows for the planner to care, captures the SQL the app really sent,
@@ -53,9 +23,8 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 	defer func() { require.NoError(t, s.Close()) }()
 	seedLarge(t, s)
 
-	var log statementLog
-	require.NoError(t, s.DB.Callback().Query().After("gorm:query").Register("test:record", log.record))
-	require.NoError(t, s.DB.Callback().Row().After("gorm:row").Register("test:record_row", log.record))
+	var log apitest.StatementLog
+	log.Record(t, s)
 
 	var anyUser struct{ ID, Username, Email string }
 	require.NoError(t, s.DB.Raw("SELECT id::text, username, email FROM users WHERE username = 'seed_012345'").Scan(&anyUser).Error)
@@ -86,27 +55,14 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := s.Do(t, http.MethodGet, tc.path, nil)
 			require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
-			sql, args := log.last(t, tc.fragment)
-			plan := explain(t, s, sql, args)
+			sql, args := log.Last(t, tc.fragment)
+			plan := apitest.Explain(t, s, sql, args)
 			for _, index := range tc.indexes {
 				assert.Contains(t, plan, `"Index Name": "`+index, "plan of %s:\n%s", sql, plan)
 			}
 			assert.NotContains(t, plan, `"Seq Scan"`, "plan of %s:\n%s", sql, plan)
 		})
 	}
-}
-
-// explain returns the JSON plan PostgreSQL chooses for sql with args.
-func explain(t *testing.T, s *testapp.Server, sql string, args []any) string {
-	t.Helper()
-	sqlDB, err := s.DB.DB()
-	require.NoError(t, err)
-	var raw []byte
-	require.NoError(t, sqlDB.QueryRowContext(context.Background(), "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&raw))
-	var pretty any
-	require.NoError(t, json.Unmarshal(raw, &pretty))
-	out, _ := json.MarshalIndent(pretty, "", " ")
-	return string(out)
 }
 
 // seedLarge stores 50,000 users over two years (a tenth deleted) and 150,000 events, then

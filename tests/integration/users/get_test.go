@@ -1,4 +1,4 @@
-package api_test
+package users_test
 
 import (
 	"net/http"
