@@ -122,7 +122,7 @@ func Snapshot(t *testing.T, srv *testapp.Server) string {
 		parts = append(parts, fmt.Sprintf(`coalesce((SELECT string_agg(r::text, '|' ORDER BY r::text) FROM %q r), '')`, table))
 	}
 	var s string
-	require.NoError(t, srv.DB.Raw(`SELECT md5(` + strings.Join(parts, ` || '#' || `) + `)`).Scan(&s).Error)
+	require.NoError(t, srv.DB.Raw(`SELECT md5(`+strings.Join(parts, ` || '#' || `)+`)`).Scan(&s).Error)
 	return s
 }
 
