@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"usersvc/platform/events"
 )
 
 // Exit statuses of the binary.
@@ -26,6 +28,12 @@ commands:
   migrate up [--to ID]            apply pending migrations, up to and including ID
   migrate down [--to ID | --all]  roll back the last migration, those after ID, or all
   migrate status                  list every migration: applied (with when) or pending
+  events list [--state S] [--limit N]
+                                  list module events on their way to subscribers; S is
+                                  pending (default), dead (gave up: dead letters) or all
+  events retry ID... | --dead     deliver those again now (JOB_ID from the list), or every
+                                  dead letter; an event handled already is not handled twice
+  modules                         print the module map (Markdown with a Mermaid diagram)
   help                            show this text
 
 The configuration file may also be named by USERSVC_CONFIG; see configs/default.yaml.
@@ -44,8 +52,12 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
 	}
-	if cmd == "help" || cmd == "-h" {
+	switch {
+	case cmd == "help" || cmd == "-h":
 		fmt.Fprint(stdout, usage)
+		return ExitOK
+	case cmd == "modules" && len(rest) == 0: // from the code alone: no configuration, no database
+		fmt.Fprint(stdout, ModuleMap(Modules(Deps{})))
 		return ExitOK
 	}
 	run, err := command(cmd, rest)
@@ -87,6 +99,9 @@ func command(cmd string, args []string) (runFunc, error) {
 		return func(ctx context.Context, a *App, _ io.Writer) error { return a.Serve(ctx) }, nil
 	case "migrate":
 		return migrateCommand(args)
+	case "events":
+		return eventsCommand(args)
+
 	default:
 		return nil, fmt.Errorf("unknown command %q", cmd)
 	}
@@ -124,6 +139,65 @@ func migrateCommand(args []string) (runFunc, error) {
 	default:
 		return nil, fmt.Errorf("migrate %s: use `migrate up [--to ID]`, `migrate down [--to ID | --all]` or `migrate status`", strings.Join(args, " "))
 	}
+}
+
+func eventsCommand(args []string) (runFunc, error) {
+	if len(args) == 0 {
+		return nil, errors.New("events needs list or retry")
+	}
+	fs := flag.NewFlagSet("events "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	state := fs.String("state", events.ListPending, "pending, dead or all")
+	limit := fs.Int("limit", 100, "at most this many")
+	dead := fs.Bool("dead", false, "every dead letter")
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, err
+	}
+	switch {
+	case args[0] == "list" && fs.NArg() == 0 && !*dead && *limit >= 1 && *limit <= 10000:
+		return func(ctx context.Context, a *App, out io.Writer) error {
+			ds, err := a.Events().List(ctx, *state, *limit)
+			if err != nil {
+				return err
+			}
+			return printDeliveries(out, ds)
+		}, nil
+	case args[0] == "retry" && (fs.NArg() > 0) != *dead:
+		ids := make([]int64, fs.NArg())
+		for i, arg := range fs.Args() {
+			if _, err := fmt.Sscan(arg, &ids[i]); err != nil || ids[i] < 1 {
+				return nil, fmt.Errorf("events retry: %q is not a job id", arg)
+			}
+		}
+		return func(ctx context.Context, a *App, out io.Writer) error {
+			if *dead {
+				ds, err := a.Events().List(ctx, events.ListDead, 10000)
+				if err != nil {
+					return err
+				}
+				for _, d := range ds {
+					ids = append(ids, d.JobID)
+				}
+			}
+			err := a.Events().Retry(ctx, ids...)
+			if err == nil {
+				fmt.Fprintf(out, "%d queued for delivery again\n", len(ids))
+			}
+			return err
+		}, nil
+	default:
+		return nil, fmt.Errorf("events %s: use `events list [--state pending|dead|all] [--limit N]` or `events retry JOB_ID... | --dead`", strings.Join(args, " "))
+	}
+}
+
+func printDeliveries(out io.Writer, ds []events.Delivery) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "JOB_ID\tSUBSCRIBER\tTYPE\tEVENT_ID\tSTATE\tATTEMPTS\tPUBLISHED\tLAST ERROR")
+	for _, d := range ds {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", d.JobID, d.Subscriber, d.Type, d.EventID, d.State,
+			d.Attempts, d.MaxAttempts, d.PublishedAt.UTC().Format(time.RFC3339), strings.Join(strings.Fields(d.LastError), " "))
+	}
+	return w.Flush()
 }
 
 // report lists what a run did; "nothing" only when it succeeded with nothing to do.

@@ -51,6 +51,7 @@ func (m *Module) Directory() userapi.Directory { return m.directory }
 // user_directory view and the user events.
 func (*Module) Manifest() module.Manifest {
 	return module.Manifest{
+		Contract:  "usersvc/modules/users/userapi",
 		Views:     []string{userapi.View},
 		Publishes: []string{userapi.Created, userapi.Updated, userapi.Deleted, userapi.Restored},
 	}

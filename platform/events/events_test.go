@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
@@ -243,6 +244,30 @@ func TestPoisonEventIsADeadLetterAndBlocksNothing(t *testing.T) {
 	assert.Equal(t, picky, dead[0].Subscriber)
 	assert.Equal(t, 3, dead[0].Attempts)
 	assert.Contains(t, dead[0].LastError, "cannot digest this")
+
+	// /metrics: this instance's failed attempts and dead letters, and the store's dead letters
+	// (read every few seconds in the background).
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(in.bus.Collector("test"))
+	metric := func(name string) float64 {
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if f.GetName() == name && l.GetName() == "subscriber" && l.GetValue() == picky {
+						return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		return -1
+	}
+	assert.EqualValues(t, 3, metric("test_events_failed_attempts_total"))
+	assert.EqualValues(t, 1, metric("test_events_dead_lettered_total"))
+	assert.EqualValues(t, 5, metric("test_events_delivered_total"))
+	eventually(t, "the dead letter in the store's figures", func() bool { return metric("test_events_dead_letters") == 1 })
+	assert.EqualValues(t, 0, metric("test_events_pending"))
 
 	fixed.Store(true)
 	require.NoError(t, in.bus.Retry(context.Background(), dead[0].JobID))

@@ -27,6 +27,10 @@ type Module interface {
 
 // Manifest is what a module declares beyond its routes and tables.
 type Manifest struct {
+	// Contract is the import path of the package the module publishes for others (its types,
+	// interfaces, event names and views: modules/<name>/<name>api by convention); "" when it
+	// publishes none.
+	Contract string
 	// Uses are the modules whose published contract (modules/<name>/<name>api) this one
 	// imports; it may import no other module's package.
 	Uses []string
