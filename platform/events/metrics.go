@@ -19,9 +19,9 @@ type metrics struct {
 	delivered, failed, discarded *prometheus.Desc
 	pending, dead, oldest        *prometheus.Desc
 
-	mu     sync.Mutex
-	seen   map[string]*[3]float64                  // delivered, failed, discarded by subscriber
-	store  []prometheus.Metric                     // the store's figures as last read
+	mu    sync.Mutex
+	seen  map[string]*[3]float64 // delivered, failed, discarded by subscriber
+	store []prometheus.Metric    // the store's figures as last read
 }
 
 // refreshEvery is how often a consuming instance reads the store's figures.
