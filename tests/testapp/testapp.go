@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"usersvc/app"
+	"usersvc/platform/module"
 	"usersvc/tests/testdb"
 )
 
@@ -32,9 +34,10 @@ type Server struct {
 	DB    *gorm.DB
 	Cfg   app.Config
 
-	http  *httptest.Server
-	drop  func() error
-	token string
+	http      *httptest.Server
+	drop      func() error
+	token     string
+	ownership *module.Ownership
 }
 
 // Options adjust a test server.
@@ -94,6 +97,17 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 		_ = drop()
 		return nil, err
 	}
+	// Every test server checks that each module's SQL names only what it may (see
+	// module.Ownership); Close fails on a violation.
+	own, err := module.NewOwnership(a.Modules())
+	if err == nil {
+		err = own.Register(a.DB())
+	}
+	if err != nil {
+		_ = a.Close()
+		_ = drop()
+		return nil, err
+	}
 	if opts.MigrateURL != "" {
 		err = migrateAt(ctx, cfg, opts.MigrateURL, log)
 	} else if !opts.NoMigrate {
@@ -108,7 +122,7 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 		return nil, err
 	}
 	hs := httptest.NewServer(a.Handler())
-	return &Server{URL: hs.URL, DBURL: dbURL, App: a, DB: a.DB(), Cfg: cfg, http: hs, drop: drop, token: Token}, nil
+	return &Server{URL: hs.URL, DBURL: dbURL, App: a, DB: a.DB(), Cfg: cfg, http: hs, drop: drop, token: Token, ownership: own}, nil
 }
 
 // migrateAt applies the migrations over a separate connection to dbURL.
@@ -131,11 +145,16 @@ func logLevel() string {
 	return "warn"
 }
 
-// Close stops the server, closes the pool and drops the database.
+// Close stops the server, closes the pool and drops the database. It fails when a module's
+// SQL named another module's table while the server ran.
 func (s *Server) Close() error {
 	s.http.Close()
 	_ = s.App.Close()
-	return s.drop()
+	var errs []error
+	for _, v := range s.ownership.Violations() {
+		errs = append(errs, fmt.Errorf("table ownership: %s", v))
+	}
+	return errors.Join(append(errs, s.drop())...)
 }
 
 // Response is what a request got back.

@@ -1,0 +1,2 @@
+// Package app may import every module.
+package app

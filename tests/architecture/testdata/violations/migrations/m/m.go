@@ -1,0 +1,4 @@
+// Package m breaks migrations-frozen.
+package m
+
+import _ "fixture/modules/b"

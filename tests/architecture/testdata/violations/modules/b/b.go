@@ -1,0 +1,2 @@
+// Package b is fine on its own.
+package b
