@@ -27,7 +27,7 @@ import (
 
 // Package is one Go package of the tree and what it imports, tests included.
 type Package struct {
-	ImportPath                          string
+	ImportPath                         string
 	Imports, TestImports, XTestImports []string
 }
 
@@ -41,7 +41,9 @@ type Module struct {
 // Violation is one import that breaks a rule.
 type Violation struct{ Rule, Package, Import string }
 
-func (v Violation) String() string { return fmt.Sprintf("%s: %s imports %s", v.Rule, v.Package, v.Import) }
+func (v Violation) String() string {
+	return fmt.Sprintf("%s: %s imports %s", v.Rule, v.Package, v.Import)
+}
 
 // List runs `go list -json ./...` in dir and returns its packages.
 func List(dir string) ([]Package, error) {
