@@ -60,9 +60,6 @@ func requireProblem(t *testing.T, resp *testapp.Response, status int, want strin
 	return apitest.RequireProblem(t, resp, status, want)
 }
 
-// snapshot fingerprints every module's stored rows.
-func snapshot(t *testing.T) string { return apitest.Snapshot(t, srv) }
-
 // unchanged runs fn and fails if any module's stored rows differ afterwards.
 func unchanged(t *testing.T, fn func()) {
 	t.Helper()
