@@ -182,3 +182,33 @@ func Explain(t *testing.T, srv *testapp.Server, sql string, args []any) string {
 	out, _ := json.MarshalIndent(pretty, "", " ")
 	return string(out)
 }
+
+// IndexCase is a GET whose SQL (the last statement containing Fragment) must be answered
+// from Indexes, without a sequential scan.
+type IndexCase struct {
+	Name, Path, Fragment string
+	Indexes              []string
+}
+
+// RequireIndexes sends each case's request to srv, whose statements log records, and checks
+// with EXPLAIN that PostgreSQL answers the SQL the app really sent from the intended indexes.
+func RequireIndexes(t *testing.T, srv *testapp.Server, log *StatementLog, cases []IndexCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			resp := srv.Do(t, "GET", tc.Path, nil)
+			require.Equal(t, 200, resp.Status, "%s", resp.Body)
+			sql, args := log.Last(t, tc.Fragment)
+			plan := Explain(t, srv, sql, args)
+			for _, index := range tc.Indexes {
+				require.Contains(t, plan, `"Index Name": "`+index, "plan of %s:\n%s", sql, plan)
+			}
+			require.NotContains(t, plan, `"Seq Scan"`, "plan of %s:\n%s", sql, plan)
+		})
+	}
+}
+
+// Index is an IndexCase.
+func Index(name, path, fragment string, indexes ...string) IndexCase {
+	return IndexCase{Name: name, Path: path, Fragment: fragment, Indexes: indexes}
+}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
@@ -33,36 +32,21 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 	cursorPage.JSON(t, &page)
 	require.NotNil(t, page.NextCursor)
 
-	cases := []struct {
-		name, path, fragment string
-		indexes              []string
-	}{
-		{"first page by created_at", "/api/v1/users", "ORDER BY created_at ASC", []string{"users_created_at_id_idx"}},
-		{"first page newest first", "/api/v1/users?sort=-created_at", "ORDER BY created_at DESC", []string{"users_created_at_id_idx"}},
-		{"page by username", "/api/v1/users?sort=username&state=all", "ORDER BY lower(username) ASC", []string{"users_username_lower_id_idx"}},
-		{"next page by username", "/api/v1/users?limit=2&sort=username&q=seed_01&cursor=" + *page.NextCursor, "(lower(username), id) >", []string{"users_username_lower"}},
+	apitest.RequireIndexes(t, s, &log, []apitest.IndexCase{
+		apitest.Index("first page by created_at", "/api/v1/users", "ORDER BY created_at ASC", "users_created_at_id_idx"),
+		apitest.Index("first page newest first", "/api/v1/users?sort=-created_at", "ORDER BY created_at DESC", "users_created_at_id_idx"),
+		apitest.Index("page by username", "/api/v1/users?sort=username&state=all", "ORDER BY lower(username) ASC", "users_username_lower_id_idx"),
+		apitest.Index("next page by username", "/api/v1/users?limit=2&sort=username&q=seed_01&cursor=" + *page.NextCursor, "(lower(username), id) >", "users_username_lower"),
 		// Live users: the partial unique indexes hold exactly the live rows.
-		{"prefix search", "/api/v1/users?q=seed_0123", "lower(email) >=", []string{"users_username_lower_key", "users_email_lower_key"}},
-		{"prefix search across states", "/api/v1/users?q=seed_0123&state=all", "lower(email) >=", []string{"users_username_lower_id_idx", "users_email_lower_id_idx"}},
-		{"username lookup", "/api/v1/users?username=SEED_012345", "lower(username) =", []string{"users_username_lower_key"}},
-		{"email lookup", "/api/v1/users?email=" + strings.ToUpper(anyUser.Email), "lower(email) =", []string{"users_email_lower_key"}},
-		{"email lookup across states", "/api/v1/users?state=all&email=" + anyUser.Email, "lower(email) =", []string{"users_email_lower_id_idx"}},
-		{"get by id", "/api/v1/users/" + anyUser.ID, "WHERE id = ", []string{"users_pkey"}},
-		{"events of a user", "/api/v1/users/" + anyUser.ID + "/events", "FROM \"user_events\"", []string{"user_events_user_id_id_idx"}},
-		{"registrations per day", "/api/v1/users/stats", "generate_series", []string{"users_created_at_id_idx"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := s.Do(t, http.MethodGet, tc.path, nil)
-			require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
-			sql, args := log.Last(t, tc.fragment)
-			plan := apitest.Explain(t, s, sql, args)
-			for _, index := range tc.indexes {
-				assert.Contains(t, plan, `"Index Name": "`+index, "plan of %s:\n%s", sql, plan)
-			}
-			assert.NotContains(t, plan, `"Seq Scan"`, "plan of %s:\n%s", sql, plan)
-		})
-	}
+		apitest.Index("prefix search", "/api/v1/users?q=seed_0123", "lower(email) >=", "users_username_lower_key", "users_email_lower_key"),
+		apitest.Index("prefix search across states", "/api/v1/users?q=seed_0123&state=all", "lower(email) >=", "users_username_lower_id_idx", "users_email_lower_id_idx"),
+		apitest.Index("username lookup", "/api/v1/users?username=SEED_012345", "lower(username) =", "users_username_lower_key"),
+		apitest.Index("email lookup", "/api/v1/users?email=" + strings.ToUpper(anyUser.Email), "lower(email) =", "users_email_lower_key"),
+		apitest.Index("email lookup across states", "/api/v1/users?state=all&email=" + anyUser.Email, "lower(email) =", "users_email_lower_id_idx"),
+		apitest.Index("get by id", "/api/v1/users/" + anyUser.ID, "WHERE id = ", "users_pkey"),
+		apitest.Index("events of a user", "/api/v1/users/" + anyUser.ID + "/events", "FROM \"user_events\"", "user_events_user_id_id_idx"),
+		apitest.Index("registrations per day", "/api/v1/users/stats", "generate_series", "users_created_at_id_idx"),
+	})
 }
 
 // seedLarge stores 50,000 users over two years (a tenth deleted) and 150,000 events, then
