@@ -36,15 +36,15 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 		apitest.Index("first page by created_at", "/api/v1/users", "ORDER BY created_at ASC", "users_created_at_id_idx"),
 		apitest.Index("first page newest first", "/api/v1/users?sort=-created_at", "ORDER BY created_at DESC", "users_created_at_id_idx"),
 		apitest.Index("page by username", "/api/v1/users?sort=username&state=all", "ORDER BY lower(username) ASC", "users_username_lower_id_idx"),
-		apitest.Index("next page by username", "/api/v1/users?limit=2&sort=username&q=seed_01&cursor=" + *page.NextCursor, "(lower(username), id) >", "users_username_lower"),
+		apitest.Index("next page by username", "/api/v1/users?limit=2&sort=username&q=seed_01&cursor="+*page.NextCursor, "(lower(username), id) >", "users_username_lower"),
 		// Live users: the partial unique indexes hold exactly the live rows.
 		apitest.Index("prefix search", "/api/v1/users?q=seed_0123", "lower(email) >=", "users_username_lower_key", "users_email_lower_key"),
 		apitest.Index("prefix search across states", "/api/v1/users?q=seed_0123&state=all", "lower(email) >=", "users_username_lower_id_idx", "users_email_lower_id_idx"),
 		apitest.Index("username lookup", "/api/v1/users?username=SEED_012345", "lower(username) =", "users_username_lower_key"),
-		apitest.Index("email lookup", "/api/v1/users?email=" + strings.ToUpper(anyUser.Email), "lower(email) =", "users_email_lower_key"),
-		apitest.Index("email lookup across states", "/api/v1/users?state=all&email=" + anyUser.Email, "lower(email) =", "users_email_lower_id_idx"),
-		apitest.Index("get by id", "/api/v1/users/" + anyUser.ID, "WHERE id = ", "users_pkey"),
-		apitest.Index("events of a user", "/api/v1/users/" + anyUser.ID + "/events", "FROM \"user_events\"", "user_events_user_id_id_idx"),
+		apitest.Index("email lookup", "/api/v1/users?email="+strings.ToUpper(anyUser.Email), "lower(email) =", "users_email_lower_key"),
+		apitest.Index("email lookup across states", "/api/v1/users?state=all&email="+anyUser.Email, "lower(email) =", "users_email_lower_id_idx"),
+		apitest.Index("get by id", "/api/v1/users/"+anyUser.ID, "WHERE id = ", "users_pkey"),
+		apitest.Index("events of a user", "/api/v1/users/"+anyUser.ID+"/events", "FROM \"user_events\"", "user_events_user_id_id_idx"),
 		apitest.Index("registrations per day", "/api/v1/users/stats", "generate_series", "users_created_at_id_idx"),
 	})
 }
