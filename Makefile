@@ -17,7 +17,7 @@ STRESS_PKG   ?= ./tests/faults/restart/
 STRESS_TEST  ?= TestEveryBackendTerminatedDuringLoad
 STRESS_COUNT ?= 50
 
-.PHONY: help run build test test-faults stress perf lint docs migrate-up migrate-down migrate-status db-stop clean
+.PHONY: help run build test test-faults stress perf lint docs module migrate-up migrate-down migrate-status db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,11 @@ stress: ## run one test STRESS_COUNT times while the whole suite loops alongside
 
 perf: build ## performance suites vs raw pgx and pgbench; report in perf/results/ (PROFILE=quick|full, SUITES=01,06)
 	scripts/with-postgres -- go run ./tests/performance/cmd/perf -profile $(PROFILE) -server-bin $(BIN) -out perf/results
+
+module: ## generate a module: make module NAME=widgets (plural; SINGULAR=… unless NAME less its final s)
+	@test -n "$(NAME)" || { echo "make module: give NAME=… (plural, lowercase), e.g. make module NAME=widgets" >&2; exit 2; }
+	go run ./tools/newmodule -name '$(NAME)' $(if $(SINGULAR),-singular '$(SINGULAR)')
+	$(MAKE) docs
 
 docs: ## regenerate docs/modules.md, the module map (a test fails when it is stale)
 	go run ./cmd/server modules > docs/modules.md

@@ -42,6 +42,7 @@ func Modules(d Deps) []Module {
 	return []Module{
 		u,
 		teams.New(teams.Deps{DB: d.forModule("teams"), Cursors: d.Cursors, Idempotent: d.Idempotent, Users: u.Directory()}),
+		// `make module NAME=…` adds new modules above this line.
 	}
 }
 
