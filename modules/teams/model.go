@@ -9,16 +9,16 @@ import (
 	"usersvc/platform/entity"
 )
 
-// Team is the teams table. The tags describe the schema the migrations build, for the schema
-// drift test; the migrations, not these tags, create it.
+// Team is the teams table, and a team as the API shows it. The gorm tags describe the schema
+// the migrations build, for the schema drift test; the migrations, not these tags, create it.
 type Team struct {
-	ID          uuid.UUID      `gorm:"type:uuid;primaryKey;index:teams_name_lower_id_idx,priority:2;index:teams_created_at_id_idx,priority:2"`
-	Name        string         `gorm:"type:text COLLATE \"C\";not null;index:teams_name_lower_key,unique,expression:lower(name),where:deleted_at IS NULL;index:teams_name_lower_id_idx,priority:1,expression:lower(name)"`
-	Description string         `gorm:"type:text;not null;default:''"`
-	Version     int            `gorm:"type:integer;not null;default:1"`
-	CreatedAt   time.Time      `gorm:"type:timestamptz;not null;index:teams_created_at_id_idx,priority:1"`
-	UpdatedAt   time.Time      `gorm:"type:timestamptz;not null"`
-	DeletedAt   gorm.DeletedAt `gorm:"type:timestamptz"`
+	ID          uuid.UUID      `json:"id" gorm:"type:uuid;primaryKey;index:teams_name_lower_id_idx,priority:2;index:teams_created_at_id_idx,priority:2"`
+	Name        string         `json:"name" gorm:"type:text COLLATE \"C\";not null;index:teams_name_lower_key,unique,expression:lower(name),where:deleted_at IS NULL;index:teams_name_lower_id_idx,priority:1,expression:lower(name)"`
+	Description string         `json:"description" gorm:"type:text;not null;default:''"`
+	Version     int            `json:"version" gorm:"type:integer;not null;default:1"`
+	CreatedAt   time.Time      `json:"created_at" gorm:"type:timestamptz;not null;index:teams_created_at_id_idx,priority:1"`
+	UpdatedAt   time.Time      `json:"updated_at" gorm:"type:timestamptz;not null"`
+	DeletedAt   gorm.DeletedAt `json:"deleted_at" gorm:"type:timestamptz"`
 }
 
 // EntityID is what platform/entity needs of a team, with EntityVersion, ChangedAt and Touch.
@@ -58,16 +58,16 @@ func (e Event) Entry() entity.Entry {
 	return entity.Entry{ID: e.ID, Action: e.Action, Changes: e.Changes, At: e.At}
 }
 
-// Member is one user's membership of a team (team_members). It belongs to the user's
-// generation it was added in: it shows only while the users module's view has the user live
-// in that generation.
+// Member is one user's membership of a team (team_members), and as the API shows it. It
+// belongs to the user's generation it was added in: it shows only while the users module's
+// view has the user live in that generation.
 type Member struct {
-	TeamID         uuid.UUID `gorm:"type:uuid;primaryKey;index:team_members_team_id_added_at_user_id_idx,priority:1"`
-	Team           *Team     `gorm:"foreignKey:TeamID" json:"-"`
-	UserID         uuid.UUID `gorm:"type:uuid;primaryKey;index:team_members_team_id_added_at_user_id_idx,priority:3;index:team_members_user_id_idx"`
-	UserGeneration int       `gorm:"type:integer;not null"`
-	Role           string    `gorm:"type:text;not null;check:team_members_role_check,role IN ('member', 'maintainer')"`
-	AddedAt        time.Time `gorm:"type:timestamptz;not null;index:team_members_team_id_added_at_user_id_idx,priority:2"`
+	TeamID         uuid.UUID `json:"team_id" gorm:"type:uuid;primaryKey;index:team_members_team_id_added_at_user_id_idx,priority:1"`
+	Team           *Team     `json:"-" gorm:"foreignKey:TeamID"`
+	UserID         uuid.UUID `json:"user_id" gorm:"type:uuid;primaryKey;index:team_members_team_id_added_at_user_id_idx,priority:3;index:team_members_user_id_idx"`
+	UserGeneration int       `json:"-" gorm:"type:integer;not null"`
+	Role           string    `json:"role" gorm:"type:text;not null;check:team_members_role_check,role IN ('member', 'maintainer')"`
+	AddedAt        time.Time `json:"added_at" gorm:"type:timestamptz;not null;index:team_members_team_id_added_at_user_id_idx,priority:2"`
 }
 
 // TableName pins the table name the migrations created.

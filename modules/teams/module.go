@@ -53,21 +53,18 @@ func (m *Module) Manifest() module.Manifest {
 	}
 }
 
-// Repository is the module's storage, for tests and tools.
-func (m *Module) Repository() Repository { return m.store }
-
 // Routes registers the module's endpoints on api (/api/v1, authenticated).
 func (m *Module) Routes(api *echo.Group) {
-	h, r := handlers{repo: m.store}, m.store
+	r := m.store
 	g := api.Group("/teams")
 	g.POST("", web.Create(resource, checkInput, func(t *Team) uuid.UUID { return t.ID }, r.Create), web.Optional(m.idempotent))
-	g.GET("", h.list)
+	g.GET("", list(r))
 	g.GET("/:id", resource.Get(r.Get))
 	g.PATCH("/:id", web.Update(resource, checkPatch, r.Update))
 	g.DELETE("/:id", web.Delete(r.Delete))
 	g.POST("/:id/restore", resource.Restore(r.Restore), web.Optional(m.idempotent))
 	g.GET("/:id/events", entity.EventsHandler(r.Events))
-	g.GET("/:id/members", h.members)
-	g.PUT("/:id/members/:user_id", h.addMember)
-	g.DELETE("/:id/members/:user_id", h.removeMember)
+	g.GET("/:id/members", web.Children(entity.Pages(r.Members), asJSON))
+	g.PUT("/:id/members/:user_id", addMember(r))
+	g.DELETE("/:id/members/:user_id", web.DeleteChild("user_id", r.RemoveMember))
 }

@@ -1,9 +1,9 @@
 package teams
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,40 +17,31 @@ import (
 	"usersvc/platform/events"
 )
 
-// store is the GORM implementation of Repository; teams' own rows come from platform/entity.
+// store keeps teams and their members; teams' own rows come from platform/entity.
 type store struct {
 	*entity.Store[Team, *Team, Event]
-	db      db.Transactor
-	cursors *db.Cursors
-	users   userapi.Directory
+	db    db.Transactor
+	users userapi.Directory
 }
 
 func newStore(d db.Transactor, cursors *db.Cursors, users userapi.Directory) *store {
-	return &store{db: d, cursors: cursors, users: users, Store: entity.NewStore[Team](d, cursors, entity.Kind[Team, Event]{
+	return &store{db: d, users: users, Store: entity.NewStore[Team](d, cursors, entity.Kind[Team, Event]{
 		Module: "teams", Name: "team", Unique: map[string]string{"teams_name_lower_key": "name"}, AuditOwner: "team_id",
-		Audit: audit,
+		Audit: func(id uuid.UUID, action string, c entity.Changes, at time.Time) Event {
+			return Event{TeamID: id, Action: action, Changes: c, At: at}
+		},
 	})}
 }
 
-func audit(id uuid.UUID, action string, c entity.Changes, at time.Time) Event {
-	return Event{TeamID: id, Action: action, Changes: c, At: at}
-}
-
-// Create implements Repository.
+// Create stores a new team and its "created" event; ErrConflict when a live team has the
+// name (case-insensitively).
 func (s *store) Create(ctx context.Context, in Input) (*Team, error) {
-	id, err := entity.NewID("teams")
-	if err != nil {
-		return nil, err
-	}
-	at := s.Now()
-	t := Team{ID: id, Name: in.Name, Description: in.Description, Version: 1, CreatedAt: at, UpdatedAt: at}
-	if err := s.Store.Create(ctx, &t, entity.Changes{"name": t.Name, "description": t.Description}); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return s.Insert(ctx, func(id uuid.UUID, at time.Time) *Team {
+		return &Team{ID: id, Name: in.Name, Description: in.Description, Version: 1, CreatedAt: at, UpdatedAt: at}
+	}, func(t *Team) entity.Changes { return entity.Changes{"name": t.Name, "description": t.Description} })
 }
 
-// Update implements Repository.
+// Update changes a live team at version ifVersion (0: any).
 func (s *store) Update(ctx context.Context, id uuid.UUID, ifVersion int, p Patch) (*Team, error) {
 	return s.Store.Update(ctx, id, ifVersion, func(_ *gorm.DB, t *Team) (entity.Changes, error) {
 		return entity.Apply(entity.Field{Name: "name", Dst: &t.Name, New: p.Name},
@@ -65,7 +56,7 @@ var keysets = func() map[string]db.Keyset[Team] {
 		SortName: entity.NameKeyset("name", func(t *Team) string { return t.Name }, func(t *Team) uuid.UUID { return t.ID })}
 }()
 
-// List implements Repository.
+// List returns one keyset page; ErrNotFound when ListQuery.Member is no live user.
 func (s *store) List(ctx context.Context, q ListQuery) (db.Page[Team], error) {
 	if q.Member != uuid.Nil {
 		if err := s.requireLiveUser(ctx, q.Member); err != nil {
@@ -108,26 +99,17 @@ var memberKeyset = db.Keyset[Member]{Columns: []string{"m.added_at", "m.user_id"
 	Targets: func() []any { return []any{new(time.Time), new(uuid.UUID)} },
 }
 
-// Members implements Repository.
+// Members returns a page of a live team's members, newest first.
 func (s *store) Members(ctx context.Context, team uuid.UUID, cursor string, limit int) (db.Page[Member], error) {
-	var page db.Page[Member]
-	err := s.db.Read(ctx, func(tx *gorm.DB) error {
-		if err := tx.Where("id = ?", team).Take(&Team{}).Error; err != nil {
-			return err
-		}
-		var err error
-		page, err = memberKeyset.Find(visible(tx).Select("m.*").Where("m.team_id = ?", team), s.cursors,
-			"team_members|"+team.String(), cursor, limit)
-		return err
-	})
-	if errors.Is(err, db.ErrBadCursor) {
-		return page, apperr.Invalid("cursor: %v", err)
-	}
-	return page, failed("members", err, team)
+	return entity.ChildPage(ctx, s.Store, team, false, memberKeyset, func(tx *gorm.DB) *gorm.DB {
+		return visible(tx).Select("m.*").Where("m.team_id = ?", team)
+	}, "_members", cursor, limit)
 }
 
-// AddMember implements Repository. The team and the user are locked FOR KEY SHARE until
-// commit: a concurrent delete of either waits, and one that committed first makes this fail.
+// AddMember makes a live user a member of a live team, with role ("" keeps an existing
+// member's role, or is "member"); added is false when the user was a member already. The
+// team and the user are locked FOR KEY SHARE until commit: a concurrent delete of either
+// waits, and one that committed first makes this fail.
 func (s *store) AddMember(ctx context.Context, team, user uuid.UUID, role string) (*Member, bool, error) {
 	var m Member
 	var added bool
@@ -139,37 +121,36 @@ func (s *store) AddMember(ctx context.Context, team, user uuid.UUID, role string
 		if err != nil {
 			return err
 		}
-		m = Member{}
-		err = tx.Where("team_id = ? AND user_id = ? AND user_generation = ?", team, user, gen).Take(&m).Error
-		switch {
-		case err == nil && (role == "" || role == m.Role):
-			added = false
+		m = Member{TeamID: team, UserID: user, UserGeneration: int(gen), Role: cmp.Or(role, "member"), AddedAt: s.Now()}
+		var prev Member
+		switch err := tx.Where("team_id = ? AND user_id = ? AND user_generation = ?", team, user, gen).Take(&prev).Error; {
+		case errors.Is(err, gorm.ErrRecordNotFound): // new, or a member in an earlier life of the user
+			added = true
+			return s.saveMember(tx, &m, MemberAdded, entity.Changes{"user_id": user, "role": m.Role})
+		case err != nil:
+			return err
+		case role == "" || role == prev.Role:
+			m, added = prev, false
 			return nil // a member already, as asked
-		case err == nil:
-			changes := entity.Changes{"user_id": user, "role": map[string]string{"from": m.Role, "to": role}}
-			m.Role, added = role, false
-			if err := tx.Model(&m).Update("role", role).Error; err != nil {
-				return err
-			}
-			return tx.Create(ptr(audit(team, MemberChanged, changes, s.Now()))).Error
-		case !errors.Is(err, gorm.ErrRecordNotFound):
-			return err
 		}
-		// New, or a member in an earlier life of the user: a membership of this life.
-		m = Member{TeamID: team, UserID: user, UserGeneration: int(gen), Role: or(role, "member"), AddedAt: s.Now()}
-		added = true
-		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&m).Error; err != nil {
-			return err
-		}
-		return tx.Create(ptr(audit(team, MemberAdded, entity.Changes{"user_id": user, "role": m.Role}, m.AddedAt))).Error
+		m.AddedAt, added = prev.AddedAt, false
+		return s.saveMember(tx, &m, MemberChanged, entity.Changes{"user_id": user, "role": map[string]string{"from": prev.Role, "to": role}})
 	})
 	if err != nil {
-		return nil, false, failed("add member", err, team)
+		return nil, false, s.Failed("add member", err, team)
 	}
 	return &m, added, nil
 }
 
-// RemoveMember implements Repository.
+// saveMember inserts or replaces m, with its audit row.
+func (s *store) saveMember(tx *gorm.DB, m *Member, action string, c entity.Changes) error {
+	if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(m).Error; err != nil {
+		return err
+	}
+	return s.Audit(tx, m.TeamID, action, c)
+}
+
+// RemoveMember ends a membership; ErrNotFound when the user is no member.
 func (s *store) RemoveMember(ctx context.Context, team, user uuid.UUID) error {
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		if err := entity.Lock(tx, team, &Team{}, "KEY SHARE", false); err != nil {
@@ -183,9 +164,9 @@ func (s *store) RemoveMember(ctx context.Context, team, user uuid.UUID) error {
 		if res.RowsAffected == 0 {
 			return apperr.NotFound("user %s is not a member of team %s", user, team)
 		}
-		return tx.Create(ptr(audit(team, MemberRemoved, entity.Changes{"user_id": user}, s.Now()))).Error
+		return s.Audit(tx, team, MemberRemoved, entity.Changes{"user_id": user})
 	})
-	return failed("remove member", err, team)
+	return s.Failed("remove member", err, team)
 }
 
 // userDeleted handles userapi.Deleted: the memberships of the life that ended go, each with a
@@ -203,24 +184,4 @@ func (s *store) userDeleted(ctx context.Context, ev events.Event) error {
 			SELECT team_id, ?, jsonb_build_object('user_id', user_id, 'reason', 'user deleted'), ? FROM gone`,
 			c.UserID, c.Generation, MemberRemoved, s.Now()).Error
 	})
-}
-
-// failed maps a missing team to ErrNotFound naming it; domain errors pass as they are.
-func failed(op string, err error, team uuid.UUID) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return apperr.NotFound("team %s not found", team)
-	}
-	return fmt.Errorf("teams: %s: %w", op, err)
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func or(s, dflt string) string {
-	if s == "" {
-		return dflt
-	}
-	return s
 }

@@ -36,11 +36,7 @@ type Deps struct {
 
 // New returns the users module.
 func New(d Deps) *Module {
-	idempotent := d.Idempotent
-	if idempotent == nil {
-		idempotent = func(next echo.HandlerFunc) echo.HandlerFunc { return next }
-	}
-	return &Module{repo: newStore(d.DB, d.Cursors, d.Events), directory: directory{db: d.DB}, idempotent: idempotent}
+	return &Module{repo: newStore(d.DB, d.Cursors, d.Events), directory: directory{db: d.DB}, idempotent: web.Optional(d.Idempotent)}
 }
 
 // Directory is the module's published userapi.Directory, for app/ to give to the modules

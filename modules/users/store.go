@@ -59,13 +59,9 @@ func publish(ctx context.Context, tx *gorm.DB, pub events.Publisher, typ string,
 	return pub.Publish(ctx, tx, typ, payloads...)
 }
 
-func newUser(r Registration, at time.Time) (User, error) {
-	id, err := entity.NewID("users")
-	if err != nil {
-		return User{}, err
-	}
-	return User{ID: id, Username: r.Username, Email: r.Email, FullName: r.FullName, Version: 1, Generation: 1,
-		CreatedAt: at, UpdatedAt: at}, nil
+func newUser(id uuid.UUID, r Registration, at time.Time) *User {
+	return &User{ID: id, Username: r.Username, Email: r.Email, FullName: r.FullName, Version: 1, Generation: 1,
+		CreatedAt: at, UpdatedAt: at}
 }
 
 // createdChanges is what a "created" event records of a new user.
@@ -75,14 +71,7 @@ func createdChanges(u *User) entity.Changes {
 
 // Register implements Repository.
 func (s *store) Register(ctx context.Context, r Registration) (*User, error) {
-	u, err := newUser(r, s.Now())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Create(ctx, &u, createdChanges(&u)); err != nil {
-		return nil, err
-	}
-	return &u, nil
+	return s.Insert(ctx, func(id uuid.UUID, at time.Time) *User { return newUser(id, r, at) }, createdChanges)
 }
 
 // Update implements Repository.

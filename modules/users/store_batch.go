@@ -14,6 +14,7 @@ import (
 	"usersvc/modules/users/userapi"
 	"usersvc/platform/apperr"
 	"usersvc/platform/db"
+	"usersvc/platform/entity"
 )
 
 // errBatchConflict carries which item of a batch conflicted out of the transaction.
@@ -34,11 +35,11 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 	now := s.Now()
 	users := make([]User, len(rs))
 	for i, r := range rs {
-		u, err := newUser(r, now)
+		id, err := entity.NewID("users")
 		if err != nil {
 			return nil, err
 		}
-		users[i] = u
+		users[i] = *newUser(id, r, now)
 	}
 	// Inserting in one global order (by lower(username)) makes concurrent batches take the
 	// username index's locks in the same order, so most overlapping batches queue instead of

@@ -64,6 +64,35 @@ func (s *Store[T, PT, E]) Create(ctx context.Context, row PT, created Changes) e
 	return s.fail("create", err, "%s is already taken", "")
 }
 
+// Insert stores a new entity, built by build with a fresh id and the creation time, with its
+// "created" audit row recording created(row). ErrConflict naming the field when a unique
+// index refuses it.
+func (s *Store[T, PT, E]) Insert(ctx context.Context, build func(id uuid.UUID, at time.Time) PT,
+	created func(row PT) Changes) (PT, error) {
+	id, err := NewID(s.kind.Module)
+	if err != nil {
+		return nil, err
+	}
+	row := build(id, s.now())
+	if err := s.Create(ctx, row, created(row)); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// Audit writes an audit row for the entity id in tx: for a change of what belongs to it (a
+// member added), which does not make it a new version.
+func (s *Store[T, PT, E]) Audit(tx *gorm.DB, id uuid.UUID, action string, c Changes) error {
+	audit := s.kind.Audit(id, action, c, s.now())
+	return tx.Create(&audit).Error
+}
+
+// Failed is how a module's own operation on what belongs to entity id reports err: a missing
+// row (the entity) is ErrNotFound naming it, a domain error passes, anything else is wrapped.
+func (s *Store[T, PT, E]) Failed(op string, err error, id uuid.UUID) error {
+	return s.fail(op, err, "", "%s %s not found", id)
+}
+
 // Record writes the audit row of a change to row made in tx and runs Kind.OnChange: for the
 // module's own operations beyond the shared ones (a batch insert, say).
 func (s *Store[T, PT, E]) Record(ctx context.Context, tx *gorm.DB, row PT, action string, c Changes) error {
@@ -187,25 +216,41 @@ func (s *Store[T, PT, E]) Restore(ctx context.Context, id uuid.UUID) (PT, error)
 // Events returns a page of the entity's audit trail, newest first; deleted entities keep
 // theirs. ErrNotFound when the entity never existed; ErrInvalid for a bad cursor.
 func (s *Store[T, PT, E]) Events(ctx context.Context, id uuid.UUID, cursor string, limit int) (db.Page[E], error) {
-	var page db.Page[E]
+	return ChildPage(ctx, s, id, true, auditKeyset[E](), func(tx *gorm.DB) *gorm.DB {
+		return tx.Where(s.kind.AuditOwner+" = ?", id)
+	}, "_events", cursor, limit)
+}
+
+// ChildPage reads a keyset page of what belongs to the entity id, which must exist (live,
+// unless withDeleted): query selects those rows; list names them ("_members"), for the
+// cursor's scope. ErrNotFound naming the entity; ErrInvalid for a bad cursor.
+func ChildPage[T any, PT interface {
+	*T
+	Row
+}, E Audit, C any](ctx context.Context, s *Store[T, PT, E], id uuid.UUID, withDeleted bool, ks db.Keyset[C],
+	query func(tx *gorm.DB) *gorm.DB, list, cursor string, limit int) (db.Page[C], error) {
+	var page db.Page[C]
 	err := s.db.Read(ctx, func(tx *gorm.DB) error {
 		var n int64
-		if err := tx.Model(new(T)).Scopes(db.WithDeleted).Where("id = ?", id).Count(&n).Error; err != nil {
+		parent := tx.Model(new(T))
+		if withDeleted {
+			parent = parent.Scopes(db.WithDeleted)
+		}
+		if err := parent.Where("id = ?", id).Count(&n).Error; err != nil {
 			return err
 		}
 		if n == 0 {
 			return gorm.ErrRecordNotFound
 		}
 		var err error
-		page, err = auditKeyset[E]().Find(tx.Where(s.kind.AuditOwner+" = ?", id), s.cursors,
-			s.kind.Name+"_events|"+id.String(), cursor, limit)
+		page, err = ks.Find(query(tx), s.cursors, s.kind.Name+list+"|"+id.String(), cursor, limit)
 		return err
 	})
 	if errors.Is(err, db.ErrBadCursor) {
-		return db.Page[E]{}, apperr.Invalid("cursor: %v", err)
+		return db.Page[C]{}, apperr.Invalid("cursor: %v", err)
 	}
-	if err := s.fail("events", err, "", "%s %s not found", id); err != nil {
-		return db.Page[E]{}, err
+	if err := s.fail(list, err, "", "%s %s not found", id); err != nil {
+		return db.Page[C]{}, err
 	}
 	return page, nil
 }

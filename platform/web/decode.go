@@ -195,6 +195,16 @@ func joinPath(path, field string) string {
 	return fmt.Sprintf("%s.%s", path, field)
 }
 
+// DecodeOptionalBody is DecodeBody for a route whose body may be left out: without one, dst
+// keeps its values.
+func DecodeOptionalBody(c echo.Context, dst any) error {
+	if c.Request().ContentLength == 0 {
+		_, err := Query(c)
+		return err
+	}
+	return DecodeBody(c, dst)
+}
+
 // DecodeBody reads the JSON object body of a route that takes no query parameters into dst,
 // with DecodeObject's rules.
 func DecodeBody(c echo.Context, dst any) error {

@@ -105,6 +105,24 @@ func Delete(del func(ctx context.Context, id uuid.UUID) error) echo.HandlerFunc 
 	}
 }
 
+// DeleteChild serves DELETE …/:id/<children>/:<param>: 204.
+func DeleteChild(param string, del func(ctx context.Context, id, child uuid.UUID) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathOnly(c)
+		if err != nil {
+			return err
+		}
+		child, err := PathUUID(c, param)
+		if err != nil {
+			return err
+		}
+		if err := del(c.Request().Context(), id, child); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
 // pathOnly reads the :id of a route that takes no query parameters.
 func pathOnly(c echo.Context) (uuid.UUID, error) {
 	id, err := PathUUID(c, "id")
@@ -162,5 +180,30 @@ func Update[R, P any](res Resource[R], check func(*P) error,
 			return err
 		}
 		return res.Write(c, http.StatusOK, r)
+	}
+}
+
+// Children serves GET …/:id/<children>: a keyset page (limit 1–100, default 25; cursor) of
+// what belongs to the resource id, each item rendered by conv.
+func Children[T, J any](page func(ctx context.Context, id uuid.UUID, cursor string, limit int) ([]T, string, error),
+	conv func(*T) J) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := PathUUID(c, "id")
+		if err != nil {
+			return err
+		}
+		q, err := Query(c, "limit", "cursor")
+		if err != nil {
+			return err
+		}
+		limit, err := IntParam(q, "limit", 25, 1, 100)
+		if err != nil {
+			return err
+		}
+		items, next, err := page(c.Request().Context(), id, q.Get("cursor"), limit)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, NewPage(items, next, conv))
 	}
 }
