@@ -17,7 +17,7 @@ STRESS_PKG   ?= ./tests/faults/restart/
 STRESS_TEST  ?= TestEveryBackendTerminatedDuringLoad
 STRESS_COUNT ?= 50
 
-.PHONY: help run build test test-faults stress perf lint docs module migrate-up migrate-down migrate-status db-stop clean
+.PHONY: help run build test test-faults stress perf lint docs module events migrate-up migrate-down migrate-status db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ migrate-down: build ## roll back the last migration of the dev database (ARGS="-
 
 migrate-status: build ## list the dev database's migrations
 	scripts/with-postgres --db $(DEV_DB) -- $(BIN) --config $(DEV_CONFIG) migrate status
+
+events: build ## module events of the dev database: ARGS="list [--state pending|dead|all]" or ARGS="retry JOB_ID… | --dead"
+	scripts/with-postgres --db $(DEV_DB) -- $(BIN) --config $(DEV_CONFIG) events $(ARGS)
 
 db-stop: ## stop the project-local PostgreSQL cluster, if one was started
 	scripts/with-postgres stop
