@@ -46,6 +46,12 @@ type App struct {
 //
 // Close releases what New opened.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	return NewWith(ctx, cfg, log, Modules)
+}
+
+// NewWith is New with the modules modules builds instead of the app's list: a test can serve
+// one module with stubs of the contracts it uses.
+func NewWith(ctx context.Context, cfg Config, log *slog.Logger, modules func(Deps) []Module) (*App, error) {
 	tel := newTelemetry()
 	dbCfg := dbConfig(cfg)
 	dbCfg.OnConnectionLost = tel.connectionsLost.Inc
@@ -53,7 +59,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := wire(cfg, log, gdb, tel)
+	a, err := wire(cfg, log, gdb, tel, modules)
 	if err != nil {
 		_ = db.Close(gdb)
 		return nil, err
@@ -61,7 +67,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	return a, nil
 }
 
-func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry) (*App, error) {
+func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry, modules func(Deps) []Module) (*App, error) {
 	cursors, err := newCursors(cfg.Pagination.CursorSecret)
 	if err != nil {
 		return nil, err
@@ -90,7 +96,7 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry) (*App, err
 		return nil, err
 	}
 	tel.registry.MustRegister(bus.Collector(metricsNamespace))
-	mods := Modules(Deps{DB: runner, Cursors: cursors, Idempotent: idem.Middleware(), Events: bus})
+	mods := modules(Deps{DB: runner, Cursors: cursors, Idempotent: idem.Middleware(), Events: bus})
 	if err := bus.Subscribe(Subscriptions(mods)...); err != nil {
 		return nil, err
 	}

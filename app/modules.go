@@ -26,9 +26,9 @@ type Deps struct {
 	Events events.Publisher
 }
 
-// forModule is d's Runner tagged with a module's name (nil stays nil: the drift test and the
+// ForModule is d's Runner tagged with a module's name (nil stays nil: the drift test and the
 // module map build modules without a database).
-func (d Deps) forModule(name string) db.Transactor {
+func (d Deps) ForModule(name string) db.Transactor {
 	if d.DB == nil {
 		return nil
 	}
@@ -38,10 +38,10 @@ func (d Deps) forModule(name string) db.Transactor {
 // Modules is the one list of the app's features: add a module with one line here, after
 // the modules whose contracts it uses.
 func Modules(d Deps) []Module {
-	u := users.New(users.Deps{DB: d.forModule("users"), Cursors: d.Cursors, Idempotent: d.Idempotent, Events: d.Events})
+	u := users.New(users.Deps{DB: d.ForModule("users"), Cursors: d.Cursors, Idempotent: d.Idempotent, Events: d.Events})
 	return []Module{
 		u,
-		teams.New(teams.Deps{DB: d.forModule("teams"), Cursors: d.Cursors, Idempotent: d.Idempotent, Users: u.Directory()}),
+		teams.New(teams.Deps{DB: d.ForModule("teams"), Cursors: d.Cursors, Idempotent: d.Idempotent, Users: u.Directory()}),
 		// `make module NAME=…` adds new modules above this line.
 	}
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// NoEvents leaves event delivery stopped (River's polling would add connections a
 	// fault test counts); events are still published.
 	NoEvents bool
+	// Modules, when set, builds the modules to serve instead of the app's list: one module
+	// with stubs of the contracts it uses, say.
+	Modules func(app.Deps) []app.Module
 }
 
 // Start creates a database named after label, migrates it and serves the app over HTTP.
@@ -92,7 +95,11 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 	if logLevel() == "debug" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	a, err := app.New(ctx, cfg, log)
+	modules := opts.Modules
+	if modules == nil {
+		modules = app.Modules
+	}
+	a, err := app.NewWith(ctx, cfg, log, modules)
 	if err != nil {
 		_ = drop()
 		return nil, err
@@ -109,7 +116,7 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.MigrateURL != "" {
-		err = migrateAt(ctx, cfg, opts.MigrateURL, log)
+		err = migrateAt(ctx, cfg, opts.MigrateURL, log, modules)
 	} else if !opts.NoMigrate {
 		_, err = a.Migrator().Up(ctx, "")
 	}
@@ -126,9 +133,9 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 }
 
 // migrateAt applies the migrations over a separate connection to dbURL.
-func migrateAt(ctx context.Context, cfg app.Config, dbURL string, log *slog.Logger) error {
+func migrateAt(ctx context.Context, cfg app.Config, dbURL string, log *slog.Logger, modules func(app.Deps) []app.Module) error {
 	cfg.Database.URL = dbURL
-	m, err := app.New(ctx, cfg, log)
+	m, err := app.NewWith(ctx, cfg, log, modules)
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func register(path string, m module) error {
 		return err
 	}
 	s := string(src)
-	line := fmt.Sprintf("%s.New(%s.Deps{DB: d.forModule(%q), Cursors: d.Cursors, Idempotent: d.Idempotent}),\n\t\t",
+	line := fmt.Sprintf("%s.New(%s.Deps{DB: d.ForModule(%q), Cursors: d.Cursors, Idempotent: d.Idempotent}),\n\t\t",
 		m.Name, m.Name, m.Name)
 	if !strings.Contains(s, registration) {
 		return errors.New("app/modules.go has lost its registration marker; add the module by hand")
