@@ -35,7 +35,7 @@ test-faults: ## only the fault-injection tests (part of make test): own PostgreS
 	go test $(GO_TEST_FLAGS) ./tests/faults/...
 
 stress: ## run one test STRESS_COUNT times while the whole suite loops alongside; fails if anything failed (STRESS_TEST, STRESS_PKG)
-	scripts/with-postgres -- scripts/stress-under-load $(STRESS_PKG) '$(STRESS_TEST)' $(STRESS_COUNT)
+	scripts/with-postgres -- scripts/stress-under-load '$(STRESS_PKG)' '$(STRESS_TEST)' $(STRESS_COUNT)
 
 perf: build ## performance suites vs raw pgx and pgbench; report in perf/results/ (PROFILE=quick|full, SUITES=01,06)
 	scripts/with-postgres -- go run ./tests/performance/cmd/perf -profile $(PROFILE) -server-bin $(BIN) -out perf/results
