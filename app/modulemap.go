@@ -6,10 +6,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm/schema"
+
+	"usersvc/platform/module"
 )
 
 // ModuleMap renders what every module is and shares, from the code itself: routes, tables,
@@ -72,17 +72,11 @@ func routes(m Module) []string {
 
 // tables lists the tables of the module's models.
 func tables(m Module) []string {
-	var out []string
-	cache := &sync.Map{}
-	for _, model := range m.Models() {
-		s, err := schema.Parse(model, cache, schema.NamingStrategy{})
-		if err != nil {
-			out = append(out, fmt.Sprintf("(%T: %v)", model, err))
-			continue
-		}
-		out = append(out, s.Table)
+	names, err := module.Tables(m)
+	if err != nil {
+		return []string{err.Error()}
 	}
-	return out
+	return names
 }
 
 // contractOf is the contract package of the module named name.

@@ -64,7 +64,7 @@ func (m *Module) Routes(api *echo.Group) {
 	g.DELETE("/:id", web.Delete(r.Delete))
 	g.POST("/:id/restore", resource.Restore(r.Restore), web.Optional(m.idempotent))
 	g.GET("/:id/events", entity.EventsHandler(r.Events))
-	g.GET("/:id/members", web.Children(entity.Pages(r.Members), asJSON))
+	g.GET("/:id/members", entity.ChildrenHandler(r.Members, asJSON))
 	g.PUT("/:id/members/:user_id", addMember(r))
 	g.DELETE("/:id/members/:user_id", web.DeleteChild("user_id", r.RemoveMember))
 }

@@ -69,7 +69,7 @@ func (s *Store[T, PT, E]) Page(ctx context.Context, l List, keysets map[string]d
 	}
 	bound, err := json.Marshal(append([]string{s.kind.Module, l.Sort, string(l.State)}, scope...))
 	if err != nil {
-		return db.Page[T]{}, s.fail("list", err, "", "")
+		return db.Page[T]{}, s.fail("list", err, "", "", uuid.Nil)
 	}
 	var page db.Page[T]
 	err = s.db.Read(ctx, func(tx *gorm.DB) error {
@@ -87,7 +87,7 @@ func (s *Store[T, PT, E]) Page(ctx context.Context, l List, keysets map[string]d
 	if errors.Is(err, db.ErrBadCursor) {
 		return db.Page[T]{}, apperr.Invalid("cursor: %v", err)
 	}
-	return page, s.fail("list", err, "", "")
+	return page, s.fail("list", err, "", "", uuid.Nil)
 }
 
 // CreatedKeysets are the orders by creation, oldest or newest first, that every entity with

@@ -61,7 +61,7 @@ func (s *Store[T, PT, E]) Create(ctx context.Context, row PT, created Changes) e
 		}
 		return s.Record(ctx, tx, row, Created, created)
 	})
-	return s.fail("create", err, "%s is already taken", "")
+	return s.fail("create", err, "%s is already taken", "", uuid.Nil)
 }
 
 // Insert stores a new entity, built by build with a fresh id and the creation time, with its
@@ -83,8 +83,12 @@ func (s *Store[T, PT, E]) Insert(ctx context.Context, build func(id uuid.UUID, a
 // Audit writes an audit row for the entity id in tx: for a change of what belongs to it (a
 // member added), which does not make it a new version.
 func (s *Store[T, PT, E]) Audit(tx *gorm.DB, id uuid.UUID, action string, c Changes) error {
-	audit := s.kind.Audit(id, action, c, s.now())
-	return tx.Create(&audit).Error
+	return s.audit(tx, id, action, c, s.now())
+}
+
+func (s *Store[T, PT, E]) audit(tx *gorm.DB, id uuid.UUID, action string, c Changes, at time.Time) error {
+	row := s.kind.Audit(id, action, c, at)
+	return tx.Create(&row).Error
 }
 
 // Failed is how a module's own operation on what belongs to entity id reports err: a missing
@@ -96,8 +100,7 @@ func (s *Store[T, PT, E]) Failed(op string, err error, id uuid.UUID) error {
 // Record writes the audit row of a change to row made in tx and runs Kind.OnChange: for the
 // module's own operations beyond the shared ones (a batch insert, say).
 func (s *Store[T, PT, E]) Record(ctx context.Context, tx *gorm.DB, row PT, action string, c Changes) error {
-	audit := s.kind.Audit(row.EntityID(), action, c, row.ChangedAt())
-	if err := tx.Create(&audit).Error; err != nil {
+	if err := s.audit(tx, row.EntityID(), action, c, row.ChangedAt()); err != nil {
 		return err
 	}
 	if s.kind.OnChange == nil {
@@ -116,7 +119,7 @@ func (s *Store[T, PT, E]) Get(ctx context.Context, id uuid.UUID, includeDeleted 
 		}
 		return tx.Where("id = ?", id).Take(&row).Error
 	})
-	if err := s.fail("get", err, "", "%s %s not found", id); err != nil {
+	if err := s.Failed("get", err, id); err != nil {
 		return nil, err
 	}
 	return &row, nil
@@ -178,7 +181,7 @@ func (s *Store[T, PT, E]) Delete(ctx context.Context, id uuid.UUID) error {
 		PT(&row).Touch(now)
 		return s.Record(ctx, tx, &row, Deleted, Changes{})
 	})
-	return s.fail("delete", err, "", "%s %s not found", id)
+	return s.Failed("delete", err, id)
 }
 
 // Restore brings a deleted entity back. ErrNotFound when there is none or it is not
@@ -249,7 +252,7 @@ func ChildPage[T any, PT interface {
 	if errors.Is(err, db.ErrBadCursor) {
 		return db.Page[C]{}, apperr.Invalid("cursor: %v", err)
 	}
-	if err := s.fail(list, err, "", "%s %s not found", id); err != nil {
+	if err := s.Failed(list, err, id); err != nil {
 		return db.Page[C]{}, err
 	}
 	return page, nil
@@ -283,9 +286,9 @@ func Lock(tx *gorm.DB, id uuid.UUID, row any, strength string, includeDeleted bo
 
 // fail turns an operation's error into the domain error a client sees: a unique violation
 // into ErrConflict (conflict names the field with %s; "" when the operation cannot have
-// one), a missing row into ErrNotFound (notFound formats the kind's name and id), anything
-// else wrapped with the module and operation.
-func (s *Store[T, PT, E]) fail(op string, err error, conflict, notFound string, id ...uuid.UUID) error {
+// one), a missing row into ErrNotFound (notFound formats the kind's name and id; "" when
+// the operation cannot miss one), anything else wrapped with the module and operation.
+func (s *Store[T, PT, E]) fail(op string, err error, conflict, notFound string, id uuid.UUID) error {
 	if err == nil {
 		return nil
 	}
@@ -293,7 +296,7 @@ func (s *Store[T, PT, E]) fail(op string, err error, conflict, notFound string, 
 		return apperr.Conflict(conflict, field)
 	}
 	if errors.Is(err, gorm.ErrRecordNotFound) && notFound != "" {
-		return apperr.NotFound(notFound, s.kind.Name, id[0])
+		return apperr.NotFound(notFound, s.kind.Name, id)
 	}
 	return fmt.Errorf("%s: %s: %w", s.kind.Module, op, err)
 }

@@ -4,8 +4,12 @@
 package module
 
 import (
+	"fmt"
+	"sync"
+
 	"github.com/go-gormigrate/gormigrate/v2"
 	"github.com/labstack/echo/v4"
+	"gorm.io/gorm/schema"
 
 	"usersvc/platform/events"
 )
@@ -41,4 +45,18 @@ type Manifest struct {
 	Publishes []string
 	// Handles are its subscriptions to other modules' events.
 	Handles []events.Subscription
+}
+
+// Tables lists the tables of m's models, as GORM names them.
+func Tables(m Module) ([]string, error) {
+	var out []string
+	cache := &sync.Map{}
+	for _, model := range m.Models() {
+		s, err := schema.Parse(model, cache, schema.NamingStrategy{})
+		if err != nil {
+			return nil, fmt.Errorf("module: %s: %T: %w", m.Name(), model, err)
+		}
+		out = append(out, s.Table)
+	}
+	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/schema"
 
 	"usersvc/platform/db"
 )
@@ -30,14 +29,13 @@ type Ownership struct {
 func NewOwnership(mods []Module) (*Ownership, error) {
 	o := &Ownership{owner: map[string]string{}, allowed: map[string]map[string]bool{}}
 	views := map[string][]string{}
-	cache := &sync.Map{}
 	for _, m := range mods {
-		for _, model := range m.Models() {
-			s, err := schema.Parse(model, cache, schema.NamingStrategy{})
-			if err != nil {
-				return nil, fmt.Errorf("module: ownership: %s: %w", m.Name(), err)
-			}
-			o.owner[s.Table] = m.Name()
+		tables, err := Tables(m)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tables {
+			o.owner[t] = m.Name()
 		}
 		for _, v := range m.Manifest().Views {
 			o.owner[v] = m.Name()

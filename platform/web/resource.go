@@ -182,28 +182,3 @@ func Update[R, P any](res Resource[R], check func(*P) error,
 		return res.Write(c, http.StatusOK, r)
 	}
 }
-
-// Children serves GET …/:id/<children>: a keyset page (limit 1–100, default 25; cursor) of
-// what belongs to the resource id, each item rendered by conv.
-func Children[T, J any](page func(ctx context.Context, id uuid.UUID, cursor string, limit int) ([]T, string, error),
-	conv func(*T) J) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id, err := PathUUID(c, "id")
-		if err != nil {
-			return err
-		}
-		q, err := Query(c, "limit", "cursor")
-		if err != nil {
-			return err
-		}
-		limit, err := IntParam(q, "limit", 25, 1, 100)
-		if err != nil {
-			return err
-		}
-		items, next, err := page(c.Request().Context(), id, q.Get("cursor"), limit)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, NewPage(items, next, conv))
-	}
-}

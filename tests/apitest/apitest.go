@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"usersvc/app"
+	"usersvc/platform/module"
 	"usersvc/tests/testapp"
 )
 
@@ -99,16 +100,14 @@ func RequireProblem(t *testing.T, resp *testapp.Response, status int, want strin
 	return p
 }
 
-// Tables are the tables every module owns (app.Models, platform tables left out).
-func Tables(t *testing.T, gdb *gorm.DB) []string {
+// Tables are the tables every module owns (app.Modules; platform tables left out).
+func Tables(t *testing.T) []string {
 	t.Helper()
 	var names []string
 	for _, m := range app.Modules(app.Deps{}) {
-		for _, model := range m.Models() {
-			stmt := &gorm.Statement{DB: gdb}
-			require.NoError(t, stmt.Parse(model))
-			names = append(names, stmt.Schema.Table)
-		}
+		tables, err := module.Tables(m)
+		require.NoError(t, err)
+		names = append(names, tables...)
 	}
 	return names
 }
@@ -118,7 +117,7 @@ func Tables(t *testing.T, gdb *gorm.DB) []string {
 func Snapshot(t *testing.T, srv *testapp.Server) string {
 	t.Helper()
 	parts := make([]string, 0)
-	for _, table := range Tables(t, srv.DB) {
+	for _, table := range Tables(t) {
 		parts = append(parts, fmt.Sprintf(`coalesce((SELECT string_agg(r::text, '|' ORDER BY r::text) FROM %q r), '')`, table))
 	}
 	var s string

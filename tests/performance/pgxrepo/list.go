@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"usersvc/modules/users"
+	"usersvc/platform/db"
 )
 
 // Key is a position in the created_at keyset order: the last row of a page.
@@ -50,18 +50,18 @@ func (r *Repo) page(ctx context.Context, limit int, sql string, args ...any) (Pa
 // GetByUsername returns the live users whose username equals username ignoring ASCII case
 // (at most one: the unique index), as a page of up to limit.
 func (r *Repo) GetByUsername(ctx context.Context, username string, limit int) (Page, error) {
-	return r.page(ctx, limit, SQLByUsername, asciiLower(username))
+	return r.page(ctx, limit, SQLByUsername, db.ASCIILower(username))
 }
 
 // GetByEmail is GetByUsername for the email.
 func (r *Repo) GetByEmail(ctx context.Context, email string, limit int) (Page, error) {
-	return r.page(ctx, limit, SQLByEmail, asciiLower(email))
+	return r.page(ctx, limit, SQLByEmail, db.ASCIILower(email))
 }
 
 // PrefixSearch returns live users whose username or email starts with prefix, ignoring ASCII
 // case: a range over the byte-ordered lower(...) indexes.
 func (r *Repo) PrefixSearch(ctx context.Context, prefix string, limit int) (Page, error) {
-	lo, hi := prefixRange(asciiLower(prefix))
+	lo, hi := db.PrefixRange(db.ASCIILower(prefix))
 	return r.page(ctx, limit, SQLPrefix, lo, hi, lo, hi)
 }
 
@@ -140,32 +140,4 @@ func (r *Repo) Stats(ctx context.Context, days int) (users.Stats, error) {
 		return users.Stats{}, fmt.Errorf("pgxrepo: stats: %w", err)
 	}
 	return st, nil
-}
-
-// asciiLower lowercases A-Z only, as lower() does under COLLATE "C" (and as the repository
-// lowers its arguments).
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-// prefixRange returns [lo, hi) holding the strings that start with prefix in byte order, as
-// the repository computes it.
-func prefixRange(prefix string) (lo, hi string) {
-	runes := []rune(prefix)
-	for i := len(runes) - 1; i >= 0; i-- {
-		next := runes[i] + 1
-		for next <= utf8.MaxRune && !utf8.ValidRune(next) {
-			next++
-		}
-		if next <= utf8.MaxRune {
-			return prefix, string(runes[:i]) + string(next)
-		}
-	}
-	return prefix, prefix
 }
