@@ -58,6 +58,9 @@ type IdempotencyConfig struct {
 // MetricsConfig configures where Prometheus metrics are served.
 type MetricsConfig struct {
 	Addr string `koanf:"addr"` // "": at /metrics on the main listener
+	// Pprof also serves Go's profiler (/debug/pprof/) on Addr, which must then be set: the
+	// profiler stays off the API listener.
+	Pprof bool `koanf:"pprof"`
 }
 
 // ResilienceConfig configures how database failures are ridden out.
@@ -252,6 +255,9 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Metrics.Addr); c.Metrics.Addr != "" && err != nil {
 		bad("metrics.addr", "must be empty, host:port or :port, got %q", c.Metrics.Addr)
+	}
+	if c.Metrics.Pprof && c.Metrics.Addr == "" {
+		bad("metrics.pprof", "needs metrics.addr: the profiler is served only on the metrics listener")
 	}
 	for _, d := range []struct {
 		key string

@@ -297,6 +297,7 @@ func TestValidateNamesKeys(t *testing.T) {
 		{"zero connect timeout", []string{"USERSVC_DATABASE__CONNECT_TIMEOUT=0s"}, []string{"database.connect_timeout"}},
 		{"zero body limit", []string{"USERSVC_HTTP__BODY_LIMIT_BYTES=0"}, []string{"http.body_limit_bytes"}},
 		{"short cursor secret", []string{"USERSVC_PAGINATION__CURSOR_SECRET=tooshort"}, []string{"pagination.cursor_secret"}},
+		{"pprof without a metrics listener", []string{"USERSVC_METRICS__PPROF=true"}, []string{"metrics.pprof"}},
 		{"empty service name", []string{"USERSVC_SERVICE_NAME="}, []string{"service_name"}},
 		{"every problem at once", []string{"USERSVC_LOG__LEVEL=loud", "USERSVC_DATABASE__MAX_IDLE_CONNS=9", "API_TOKENS=short"},
 			[]string{"log.level", "database.max_idle_conns", "auth.tokens[0]"}},

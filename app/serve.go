@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
@@ -32,6 +33,11 @@ func (a *App) Serve(ctx context.Context) error {
 	if a.cfg.Metrics.Addr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", a.telemetry.handler())
+		if a.cfg.Metrics.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		}
 		servers = append(servers, a.httpServer(mux))
 		addrs = append(addrs, a.cfg.Metrics.Addr)
 	}
