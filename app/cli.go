@@ -73,6 +73,9 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		return ExitUsage
 	}
 	log := newLogger(cfg.Log, stderr)
+	if cmd == "serve" {
+		applyRuntime(cfg.Runtime, environ, log)
+	}
 	a, err := New(ctx, cfg, log)
 	if err != nil {
 		return fail(stderr, err)

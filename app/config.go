@@ -34,6 +34,7 @@ type Config struct {
 	Metrics     MetricsConfig     `koanf:"metrics"`
 	Idempotency IdempotencyConfig `koanf:"idempotency"`
 	Events      EventsConfig      `koanf:"events"`
+	Runtime     RuntimeConfig     `koanf:"runtime"`
 }
 
 // EventsConfig configures the delivery of module events.
@@ -255,6 +256,12 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Metrics.Addr); c.Metrics.Addr != "" && err != nil {
 		bad("metrics.addr", "must be empty, host:port or :port, got %q", c.Metrics.Addr)
+	}
+	if c.Runtime.GCPercent < 1 {
+		bad("runtime.gc_percent", "must be at least 1 (set GOGC=off in the environment to turn the collector off), got %d", c.Runtime.GCPercent)
+	}
+	if c.Runtime.MemoryLimitBytes < 0 {
+		bad("runtime.memory_limit_bytes", "must be 0 (no limit) or more, got %d", c.Runtime.MemoryLimitBytes)
 	}
 	if c.Metrics.Pprof && c.Metrics.Addr == "" {
 		bad("metrics.pprof", "needs metrics.addr: the profiler is served only on the metrics listener")

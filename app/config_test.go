@@ -89,6 +89,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 			RetryBackoff: time.Second, RetryBackoffMax: 5 * time.Minute, JobTimeout: 30 * time.Second,
 			RescueAfter: time.Minute, ReceiptRetention: 168 * time.Hour,
 		},
+		Runtime: RuntimeConfig{GCPercent: 400},
 	}
 	if len(cfg.Auth.Tokens) != 0 {
 		t.Errorf("auth.tokens = %q; want none by default", cfg.Auth.Tokens)
@@ -297,6 +298,7 @@ func TestValidateNamesKeys(t *testing.T) {
 		{"zero connect timeout", []string{"USERSVC_DATABASE__CONNECT_TIMEOUT=0s"}, []string{"database.connect_timeout"}},
 		{"zero body limit", []string{"USERSVC_HTTP__BODY_LIMIT_BYTES=0"}, []string{"http.body_limit_bytes"}},
 		{"short cursor secret", []string{"USERSVC_PAGINATION__CURSOR_SECRET=tooshort"}, []string{"pagination.cursor_secret"}},
+		{"gc percent zero", []string{"USERSVC_RUNTIME__GC_PERCENT=0"}, []string{"runtime.gc_percent"}},
 		{"pprof without a metrics listener", []string{"USERSVC_METRICS__PPROF=true"}, []string{"metrics.pprof"}},
 		{"empty service name", []string{"USERSVC_SERVICE_NAME="}, []string{"service_name"}},
 		{"every problem at once", []string{"USERSVC_LOG__LEVEL=loud", "USERSVC_DATABASE__MAX_IDLE_CONNS=9", "API_TOKENS=short"},
