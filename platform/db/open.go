@@ -76,6 +76,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*gorm.DB, error
 		// UTC with microseconds: what timestamptz stores, so values read back compare equal.
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	})
+	if err == nil {
+		err = gdb.Use(&observers{})
+	}
 	if err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("db: open %s: %w", where, err)

@@ -29,6 +29,7 @@ type Store[T any, PT interface {
 	cursors *db.Cursors
 	kind    Kind[T, E]
 	now     func() time.Time
+	byID    db.ByID[T]
 }
 
 // NewStore returns the Store of kind over d; cursors sign the audit trail's pages.
@@ -113,12 +114,7 @@ func (s *Store[T, PT, E]) Record(ctx context.Context, tx *gorm.DB, row PT, actio
 // includeDeleted is false.
 func (s *Store[T, PT, E]) Get(ctx context.Context, id uuid.UUID, includeDeleted bool) (PT, error) {
 	var row T
-	err := s.db.Read(ctx, func(tx *gorm.DB) error {
-		if includeDeleted {
-			tx = tx.Scopes(db.WithDeleted)
-		}
-		return tx.Where("id = ?", id).Take(&row).Error
-	})
+	err := s.db.Read(ctx, func(tx *gorm.DB) error { return s.byID.Get(tx, id, includeDeleted, &row) })
 	if err := s.Failed("get", err, id); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"usersvc/app"
+	"usersvc/platform/db"
 	"usersvc/platform/module"
 	"usersvc/tests/testapp"
 )
@@ -146,13 +147,16 @@ func (l *StatementLog) Record(t *testing.T, srv *testapp.Server) {
 	name := "test:record:" + Unique()
 	require.NoError(t, srv.DB.Callback().Query().After("gorm:query").Register(name, l.record))
 	require.NoError(t, srv.DB.Callback().Row().After("gorm:row").Register(name, l.record))
+	require.NoError(t, db.ObserveStatements(srv.DB, l.add))
 }
 
-func (l *StatementLog) record(db *gorm.DB) {
+func (l *StatementLog) record(tx *gorm.DB) { l.add(tx.Statement.SQL.String(), tx.Statement.Vars) }
+
+func (l *StatementLog) add(sql string, vars []any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sqls = append(l.sqls, db.Statement.SQL.String())
-	l.args = append(l.args, append([]any(nil), db.Statement.Vars...))
+	l.sqls = append(l.sqls, sql)
+	l.args = append(l.args, append([]any(nil), vars...))
 }
 
 // Last returns the last recorded statement that contains fragment.
