@@ -18,7 +18,7 @@ type observers struct {
 	fns []func(sql string, vars []any)
 }
 
-func (*observers) Name() string               { return observersName }
+func (*observers) Name() string              { return observersName }
 func (*observers) Initialize(*gorm.DB) error { return nil }
 
 func (o *observers) report(sql string, vars ...any) {
