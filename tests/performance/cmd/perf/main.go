@@ -31,6 +31,7 @@ import (
 	"usersvc/tests/performance/plans"
 	"usersvc/tests/performance/report"
 	"usersvc/tests/performance/resilience"
+	"usersvc/tests/performance/scale"
 	"usersvc/tests/testdb"
 )
 
@@ -136,7 +137,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 		}
 		r.Suites = append(r.Suites, suites...)
 	}
-	runners := append(append(plans.Suites(), load.Suites()...), resilience.Suites()...)
+	runners := append(append(append(plans.Suites(), load.Suites()...), resilience.Suites()...), scale.Suites()...)
 	for _, s := range runners {
 		if !selected(s.ID) || ctx.Err() != nil {
 			continue
