@@ -75,7 +75,7 @@ func (r *rig) stopServer() error {
 
 // step runs l and returns what it got with the change of the pool's counters meanwhile.
 func (r *rig) step(ctx context.Context, l load) (*outcome, poolStats, error) {
-	before, err := scrapePool(ctx, r.client, r.srv.base)
+	before, err := scrapePool(ctx, r.client, r.srv.metrics)
 	if err != nil {
 		return nil, poolStats{}, err
 	}
@@ -83,7 +83,7 @@ func (r *rig) step(ctx context.Context, l load) (*outcome, poolStats, error) {
 	if err != nil {
 		return nil, poolStats{}, err
 	}
-	after, err := scrapePool(ctx, r.client, r.srv.base)
+	after, err := scrapePool(ctx, r.client, r.srv.metrics)
 	if err != nil {
 		return nil, poolStats{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,11 +26,12 @@ const stopTimeout = 20 * time.Second
 
 // server is one bin/server process serving the run's database on a free local port.
 type server struct {
-	base   string // http://127.0.0.1:port
-	cmd    *exec.Cmd
-	stderr *tail
-	exited chan struct{} // closed when the process has exited
-	err    error         // the process's exit error, set before exited is closed
+	base    string // http://127.0.0.1:port
+	metrics string // where /metrics (and with profiled, /debug/pprof/) is served: base, or a listener of its own
+	cmd     *exec.Cmd
+	stderr  *tail
+	exited  chan struct{} // closed when the process has exited
+	err     error         // the process's exit error, set before exited is closed
 }
 
 // pid is the server process's id, 0 when it is not running.
@@ -40,8 +42,17 @@ func (s *server) pid() int {
 	return s.cmd.Process.Pid
 }
 
+// metricsOnFreePort, among a server's extra settings, serves /metrics on a listener of its
+// own, on a free port chosen at each start.
+const metricsOnFreePort = "USERSVC_METRICS__ADDR=127.0.0.1:free"
+
+// profiled are the extra settings of a server whose Go profiler is on: /debug/pprof/ (and
+// /metrics) on server.metrics, never on the API listener.
+var profiled = []string{metricsOnFreePort, "USERSVC_METRICS__PPROF=true"}
+
 // startServer runs env.ServerBin serve with a pool of poolSize and the extra
-// configuration entries (USERSVC_…=…), and waits until /readyz answers 200.
+// configuration entries (USERSVC_…=…, or metricsOnFreePort), and waits until /readyz
+// answers 200.
 func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...string) (*server, error) {
 	if env.ServerBin == "" {
 		return nil, errors.New("load: env.ServerBin is empty: build the service binary first (make build)")
@@ -52,7 +63,17 @@ func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...s
 		if err != nil {
 			return nil, err
 		}
-		s, err := launch(ctx, env, poolSize, port, extra)
+		settings := slices.Clone(extra)
+		for i, kv := range settings {
+			if kv == metricsOnFreePort {
+				p, err := freePort()
+				if err != nil {
+					return nil, err
+				}
+				settings[i] = metricsAddrKey + "127.0.0.1:" + p
+			}
+		}
+		s, err := launch(ctx, env, poolSize, port, settings)
 		if err == nil {
 			return s, nil
 		}
@@ -64,11 +85,18 @@ func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...s
 	return nil, lastErr
 }
 
+const metricsAddrKey = "USERSVC_METRICS__ADDR="
+
 func launch(ctx context.Context, env *perfkit.Env, poolSize int, port string, extra []string) (*server, error) {
 	addr := "127.0.0.1:" + port
 	cmd := exec.Command(env.ServerBin, "serve")
 	cmd.Env = append(inheritedEnv(), perfkit.AppEnv(env.DBURL, poolSize, append([]string{"HTTP_ADDR=" + addr}, extra...)...)...)
-	s := &server{base: "http://" + addr, cmd: cmd, stderr: &tail{max: 8 << 10}, exited: make(chan struct{})}
+	s := &server{base: "http://" + addr, metrics: "http://" + addr, cmd: cmd, stderr: &tail{max: 8 << 10}, exited: make(chan struct{})}
+	for _, kv := range extra {
+		if a, ok := strings.CutPrefix(kv, metricsAddrKey); ok && a != "" {
+			s.metrics = "http://" + a
+		}
+	}
 	cmd.Stderr = s.stderr
 	cmd.Stdout = s.stderr
 	dieWithParent(cmd)
