@@ -40,8 +40,9 @@ func sampleCPU(serverPID int) cpuSample {
 	return s
 }
 
-// cpuSplit is CPU time per request (or transaction) by who spent it. database is the rest
-// of the machine: PostgreSQL, plus whatever else ran meanwhile.
+// cpuSplit is CPU time per request (or transaction) by who spent it: the service, the
+// load generator (client), and database: the rest of the machine, PostgreSQL plus whatever
+// else ran meanwhile.
 type cpuSplit struct {
 	total, server, client, database time.Duration
 	ok                              bool
@@ -58,12 +59,14 @@ func splitHTTP(before, after cpuSample, n int) cpuSplit {
 	return perOp(total, server, client, n)
 }
 
-// splitPgbench divides the machine's CPU over a pgbench run whose own CPU was client.
-func splitPgbench(before, after cpuSample, client time.Duration, n int) cpuSplit {
+// splitChild divides the machine's CPU over n requests (or transactions) sent by a child
+// process (pgbench, wrk) whose own CPU was client; the server's is the change between the
+// samples (none when they were taken without a server).
+func splitChild(before, after cpuSample, client time.Duration, n int) cpuSplit {
 	if !before.ok || !after.ok || n == 0 {
 		return cpuSplit{}
 	}
-	return perOp(after.machine-before.machine, 0, client, n)
+	return perOp(after.machine-before.machine, after.server-before.server, client, n)
 }
 
 func perOp(total, server, client time.Duration, n int) cpuSplit {

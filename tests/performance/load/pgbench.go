@@ -34,139 +34,44 @@ const pageRows = 26
 type baseline struct {
 	key, label string
 	script     string // in pgbench/
+	lua        string // in wrk/, after common.lua
 	rows       int    // rows the script's SELECT must return (0: a write, checked by counting)
 	target     func(t *targets) vegeta.Targeter
 	check      func(r *vegeta.Result) string
 	want       float64 // the issue's target for HTTP/pgbench; 0: none
+	// The issue's GET and POST: the service's CPU profile during the wrk run is saved as
+	// profile, the service's CPU per request must stay under cpuWantUS, and p99 is compared
+	// with pgbench's at p99Clients.
+	profile   string
+	cpuWantUS float64
 }
 
 var baselines = []baseline{
-	{key: "get", label: "get by id (GET /users/{id})", script: "get_by_id.sql", rows: 1,
-		target: opGet.target, want: 0.5},
-	{key: "create", label: "insert user + event (POST /users)", script: "insert_user.sql",
-		target: opPost.target, want: 0.6},
-	{key: "list", label: "first page of 25 (GET /users?limit=25)", script: "list_page.sql", rows: pageRows,
+	{key: "get", label: "get by id (GET /users/{id})", script: "get_by_id.sql", lua: "get_by_id.lua", rows: 1,
+		target: opGet.target, want: 0.5, profile: "cpu-get.pprof", cpuWantUS: 60},
+	{key: "create", label: "insert user + event (POST /users)", script: "insert_user.sql", lua: "insert_user.lua",
+		target: opPost.target, want: 0.6, profile: "cpu-post.pprof", cpuWantUS: 200},
+	{key: "list", label: "first page of 25 (GET /users?limit=25)", script: "list_page.sql", lua: "list_page.lua", rows: pageRows,
 		target: func(t *targets) vegeta.Targeter { return t.listPage }, check: bodyHas(`"items":[{"id":"`)},
-	{key: "email", label: "lookup by email (GET /users?email=…)", script: "lookup_email.sql", rows: 1,
+	{key: "email", label: "lookup by email (GET /users?email=…)", script: "lookup_email.sql", lua: "lookup_email.lua", rows: 1,
 		target: func(t *targets) vegeta.Targeter { return t.lookupEmail }, check: bodyHas(`"items":[{"id":"`)},
 }
 
 func pgbenchSuite() perfkit.Runner { return perfkit.Runner{ID: "11-pgbench", Run: runPgbench} }
 
-func runPgbench(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err error) {
-	bin, err := FindPgbench()
-	if err != nil {
-		return s, err
-	}
-	clients := env.PoolSize
-	s = perfkit.Suite{ID: "11-pgbench", Title: "The app vs pgbench on the same SQL", Summary: fmt.Sprintf(
-		"For each operation, pgbench replays the SQL GORM sends for it (custom scripts, -M prepared like the "+
-			"app's pgx extended protocol with its statement cache, %d clients = the pool size, -j %d, -n, -T %s) on the "+
-			"run's database, and right after it the real binary (pool %d) gets the same operation through HTTP "+
-			"from %d clients for %s (closed loop, vegeta). The ratio HTTP req/s ÷ pgbench TPS is what the "+
-			"service keeps of what PostgreSQL can do here: the rest is HTTP, JSON, GORM, database/sql, the "+
-			"resilience layers, and sharing the CPUs with the load generator. Reads address seeded live users only.",
-		clients, min(2, clients), pgbenchDuration(env.Profile.Step), env.PoolSize, clients, env.Profile.Step)}
-	if env.Data.DeletedEvery == 1 || env.Data.Users < pageRows {
-		return s, fmt.Errorf("load: pgbench needs at least %d seeded users, most of them live (got %+v)", pageRows, env.Data)
-	}
-	dir, removeDir, err := scriptDir(env, &s)
-	if err != nil {
-		return s, err
-	}
-	defer removeDir()
-
-	r, err := newRig(env)
-	if err != nil {
-		return s, err
-	}
-	defer r.finish(ctx, &s, &err)
-	if err := r.start(ctx, env.PoolSize); err != nil {
-		return s, err
-	}
-	vars := pgbenchVars(env.Data, r.t.prefix)
-	table := perfkit.Table{
-		Caption: fmt.Sprintf("%d clients on both sides; pgbench -M prepared, -T %s; HTTP closed loop for %s",
-			clients, pgbenchDuration(env.Profile.Step), env.Profile.Step),
-		Header: []string{"Operation", "pgbench TPS", "pgbench latency ms", "HTTP req/s", "HTTP p50 ms", "HTTP p99 ms", "HTTP errors", "HTTP ÷ pgbench"},
-	}
-	cpu := perfkit.Table{
-		Caption: "Where the CPU goes, in µs of CPU per transaction (pgbench) or request (HTTP), from /proc: " +
-			"client is pgbench or the Go load generator; database is the rest of the machine (PostgreSQL and anything else running)",
-		Header: []string{"Operation", "Side", "total µs", "server µs", "client µs", "database µs"},
-	}
-	for _, b := range baselines {
-		script, err := renderScript(dir, b.script)
-		if err != nil {
-			return s, err
-		}
-		if err := checkScript(ctx, env.DBURL, b, vars); err != nil {
-			return s, err
-		}
-		pg, err := runScript(ctx, bin, env, script, b, vars, r.t.likePattern())
-		if err != nil {
-			return s, err
-		}
-		before := sampleCPU(r.srv.pid())
-		out, _, err := r.step(ctx, load{name: b.key, clients: clients, dur: env.Profile.Step, target: b.target(r.t), check: b.check})
-		if err != nil {
-			return s, fmt.Errorf("load: HTTP %s: %w", b.label, err)
-		}
-		t := out.all
-		httpCPU := splitHTTP(before, sampleCPU(r.srv.pid()), t.requests())
-		cpu.Rows = append(cpu.Rows, append([]string{b.label, "pgbench"}, pg.cpu.cells()...),
-			append([]string{b.label, "HTTP"}, httpCPU.cells()...))
-		if pg.cpu.ok && httpCPU.ok {
-			s.Metric("cpu_us_per_"+b.key+"_pgbench", float64(pg.cpu.total)/1e3)
-			s.Metric("cpu_us_per_"+b.key+"_http", float64(httpCPU.total)/1e3)
-			s.Metric("cpu_us_per_"+b.key+"_server", float64(httpCPU.server)/1e3)
-		}
-		ratio := t.rps() / pg.tps
-		table.Rows = append(table.Rows, []string{b.label, rps(pg.tps), fmt.Sprintf("%.3f", pg.latencyMS), rps(t.rps()),
-			ms(t.q(0.5)), ms(t.q(0.99)), errorsCell(t), fmt.Sprintf("%.2f×", ratio)})
-		s.Higher("pgbench_"+b.key+"_tps", pg.tps)
-		s.Higher("http_"+b.key+"_rps", t.rps())
-		s.Higher("ratio.http_"+b.key+"_vs_pgbench", ratio)
-		if b.want > 0 {
-			s.Targets = append(s.Targets, ratioTarget(b, ratio, t.bad))
-		}
-	}
-	s.Tables = append(s.Tables, table, cpu)
-	s.Notes = append(s.Notes,
-		fmt.Sprintf("pgbench ran as `pgbench -n -M prepared -c %d -j %d -T %d %s -f SCRIPT DATABASE_URL`; the scripts are in pgbench/ of the run folder.",
-			clients, min(2, clients), int(pgbenchDuration(env.Profile.Step).Seconds()), defines(vars)),
-		"pgbench's insert script gets the new user's id back with RETURNING (the app makes the id itself), and computes "+
-			"ids and emails from a random number in SQL where the app binds values; otherwise the statements are the app's.",
-		"Both sides run on the same machine as PostgreSQL; pgbench (C, no HTTP) leaves more CPU to the database than "+
-			"the Go load generator and the service do, which is part of what the ratio shows.")
-	return s, nil
-}
-
-func ratioTarget(b baseline, ratio float64, httpErrors int) perfkit.Target {
-	tg := perfkit.Target{Name: fmt.Sprintf("HTTP %s vs the pgbench script", b.label), Want: fmt.Sprintf("≥ %.2g×", b.want),
-		Got: fmt.Sprintf("%.2f×", ratio), Met: ratio >= b.want && httpErrors == 0}
-	switch {
-	case ratio < b.want:
-		tg.Gap = fmt.Sprintf("%.2f× short", b.want-ratio)
-	case httpErrors > 0:
-		tg.Gap = fmt.Sprintf("%d HTTP errors", httpErrors)
-	}
-	return tg
-}
-
-// scriptDir is where the rendered scripts go: pgbench/ in the run folder, listed in the
-// suite's files, so a reader can run them again; a temporary folder when there is none.
-func scriptDir(env *perfkit.Env, s *perfkit.Suite) (dir string, remove func(), err error) {
+// scriptDir is where the rendered scripts go: sub (pgbench, wrk) in the run folder, listed
+// in the suite's files, so a reader can run them again; a temporary folder when there is none.
+func scriptDir(env *perfkit.Env, s *perfkit.Suite, sub string, names []string) (dir string, remove func(), err error) {
 	if env.OutDir == "" {
-		dir, err := os.MkdirTemp("", "usersvc-pgbench-")
+		dir, err := os.MkdirTemp("", "usersvc-"+sub+"-")
 		return dir, func() { _ = os.RemoveAll(dir) }, err
 	}
-	dir = filepath.Join(env.OutDir, "pgbench")
+	dir = filepath.Join(env.OutDir, sub)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
-	for _, b := range baselines {
-		s.Files = append(s.Files, "pgbench/"+b.script)
+	for _, name := range names {
+		s.Files = append(s.Files, sub+"/"+name)
 	}
 	return dir, func() {}, nil
 }
@@ -267,15 +172,29 @@ type pgbenchResult struct {
 	tps       float64 // without initial connection time
 	latencyMS float64 // average
 	processed int
-	cpu       cpuSplit // CPU per transaction, when /proc could be read
+	cpu       cpuSplit   // CPU per transaction, when /proc could be read
+	latency   *histogram // every transaction's latency, with pgbenchRun.logDir
+}
+
+// pgbenchRun is how pgbench runs a script.
+type pgbenchRun struct {
+	clients int
+	// logDir, when set, has pgbench log every transaction (-l) into it; the latencies are
+	// read into pgbenchResult.latency and the logs deleted.
+	logDir string
 }
 
 // runScript runs pgbench with one script and checks that it did its work: no failed or
 // aborted transaction, and for the insert script one user and one event per transaction.
-func runScript(ctx context.Context, bin string, env *perfkit.Env, script string, b baseline, vars map[string]string, like string) (pgbenchResult, error) {
-	clients := env.PoolSize
+func runScript(ctx context.Context, bin string, env *perfkit.Env, script string, b baseline, vars map[string]string, like string, run pgbenchRun) (pgbenchResult, error) {
+	clients := run.clients
 	args := []string{"-n", "-M", "prepared", "-c", itoa(clients), "-j", itoa(min(2, clients)),
 		"-T", strconv.Itoa(int(pgbenchDuration(env.Profile.Step).Seconds())), "-f", script}
+	logPrefix := ""
+	if run.logDir != "" {
+		logPrefix = filepath.Join(run.logDir, fmt.Sprintf("%s_c%d", b.key, clients))
+		args = append(args, "-l", "--log-prefix", logPrefix)
+	}
 	args = append(args, strings.Fields(defines(vars))...)
 	args = append(args, env.DBURL)
 	var before [2]int64
@@ -294,10 +213,23 @@ func runScript(ctx context.Context, bin string, env *perfkit.Env, script string,
 	cpuAfter := sampleCPU(0)
 	res, parseErr := parsePgbench(out.String())
 	if cmd.ProcessState != nil {
-		res.cpu = splitPgbench(cpuBefore, cpuAfter, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime(), res.processed)
+		res.cpu = splitChild(cpuBefore, cpuAfter, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime(), res.processed)
 	}
 	if err := errors.Join(runErr, parseErr); err != nil {
+		if tooManyClients.MatchString(out.String()) {
+			err = errors.Join(err, errTooManyClients)
+		}
 		return pgbenchResult{}, fmt.Errorf("load: pgbench %s: %w; its output:\n%s", b.script, err, out.String())
+	}
+	if logPrefix != "" {
+		h, err := readPgbenchLogs(logPrefix)
+		if err != nil {
+			return pgbenchResult{}, fmt.Errorf("load: pgbench %s: %w", b.script, err)
+		}
+		if h.n != int64(res.processed) {
+			return pgbenchResult{}, fmt.Errorf("load: pgbench %s processed %d transactions but logged %d", b.script, res.processed, h.n)
+		}
+		res.latency = h
 	}
 	if b.rows == 0 {
 		after, err := countUsersLike(ctx, env.DBURL, like)
