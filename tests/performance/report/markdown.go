@@ -11,8 +11,8 @@ import (
 var headlineRatios = []struct{ name, meaning, target string }{
 	{"repo_get_vs_pgx", "users repository (GORM + retry/breaker/deadline layers) get-by-id throughput / raw pgx, same SQL", "≥ 0.85×"},
 	{"repo_create_vs_pgx", "users repository create (user + event, one transaction) throughput / raw pgx", "≥ 0.90×"},
-	{"http_get_vs_pgbench", "HTTP GET /users/{id} throughput / pgbench get-by-id script", "≥ 0.50×"},
-	{"http_create_vs_pgbench", "HTTP POST /users throughput / pgbench insert script", "≥ 0.60×"},
+	{"http_get_vs_pgbench", "HTTP GET /users/{id} throughput (wrk) / pgbench get-by-id script, same clients", "≥ 0.50×"},
+	{"http_create_vs_pgbench", "HTTP POST /users throughput (wrk) / pgbench insert script, same clients", "≥ 0.60×"},
 }
 
 func markdown(r *Run, charts map[string][]string) string {
