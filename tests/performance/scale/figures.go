@@ -121,14 +121,9 @@ func fill(s *perfkit.Suite, sets []*dataset, rows []Row) {
 	s.Charts = append(s.Charts, chart)
 	s.Notes = append(s.Notes, fmt.Sprintf("Calls measured per cell: %d to %d (fewer for slow calls: "+
 		"each operation stops after its time budget once it has its minimum).", minN, maxN))
-	for _, r := range rows {
-		for j, c := range r.Cells {
-			if c.Detail != "" {
-				s.Notes = append(s.Notes, fmt.Sprintf("%s: the %s table has no full page that deep; its "+
-					"deepest page is measured instead (%s).", r.Name, SizeLabel(sizes[j]), c.Detail))
-			}
-		}
-	}
+	s.Notes = append(s.Notes, "A cell's words in brackets say how its call differs from the largest "+
+		"table's: the deep page's depth where a smaller table has no full page that deep (its deepest full "+
+		"page is read instead), or how many users share the searched prefix.")
 }
 
 func verdict(t perfkit.Target) string {

@@ -76,6 +76,14 @@ func TestGrowthAndTargetCompareTheLargestTableWithTheSmallest(t *testing.T) {
 	require.Zero(t, row(3, 0, time.Millisecond).Growth(), "no division by a zero median")
 }
 
+func TestShareDigitsLeaveAPrefixOfAboutAHundredthOfTheTable(t *testing.T) {
+	for n, want := range map[int]int{1_000_000: 4, 100_000: 3, 10_000: 2, 20_000: 2, 2_000: 1, 200: 1, 60: 1} {
+		require.Equal(t, want, ShareDigits(n), "%d users", n)
+	}
+	require.Equal(t, 10_000, pow10(4))
+	require.Equal(t, 1, pow10(0))
+}
+
 func TestLabels(t *testing.T) {
 	for n, want := range map[int]string{200: "200", 2_000: "2k", 20_000: "20k", 1_000_000: "1M", 1_500_000: "1.5M", 1_234: "1,234"} {
 		require.Equal(t, want, SizeLabel(n), "%d", n)
@@ -120,7 +128,7 @@ func TestFillWritesOneRowPerOperationWithGrowthAndTarget(t *testing.T) {
 	require.Len(t, s.Charts, 1)
 	require.Len(t, s.Charts[0].Series, 2)
 	require.Equal(t, perfkit.Point{X: 1_000_000, Y: 150}, s.Charts[0].Series[1].Points[1])
-	require.True(t, strings.Contains(strings.Join(s.Notes, "\n"), "deepest page is measured instead (9,475 deep)"))
+	require.True(t, strings.Contains(strings.Join(s.Notes, "\n"), "deepest full page"))
 }
 
 // measureOp goes round the tables in turn, throws the warm-up rounds away and stops at

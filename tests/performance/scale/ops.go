@@ -50,8 +50,16 @@ func operations(largest int) []operation {
 		{Key: "deep_page", Name: fmt.Sprintf("keyset page %s rows deep", grouped(largest/2)), Bound: logBound,
 			Why:     "one descent of users_created_at_id_idx to the cursor, then 25 rows, whatever the depth",
 			prepare: func(ctx context.Context, d *dataset) (call, string, error) { return deepPage(ctx, d, largest/2) }},
-		{Key: "prefix_search", Name: "prefix search, sorted by username", Bound: logBound,
-			Why: "a range of the username and of the email index, each as long as the page: one descent each", prepare: prefixSearch},
+		{Key: "prefix_search", Name: "prefix search by username, 100 match", Bound: logBound,
+			Why:     "a range of the username and of the email index, each as long as the page: one descent each",
+			prepare: func(_ context.Context, d *dataset) (call, string, error) { return prefixSearch(d, 2), "", nil }},
+		{Key: "prefix_search_share", Name: "prefix search by username, ~1% match", Bound: logBound,
+			Why: "the same, with a prefix shared by about a hundredth of the table (more matches in a larger " +
+				"table, as a typed prefix would have): still one descent per index and a page of rows",
+			prepare: func(_ context.Context, d *dataset) (call, string, error) {
+				n := ShareDigits(d.Users)
+				return prefixSearch(d, n), fmt.Sprintf("%s match", grouped(pow10(n))), nil
+			}},
 		{Key: "stats", Name: "stats (Stats(ctx, 30))", Bound: logBound,
 			Why: "counts kept by the writes (or a rollup) read a fixed number of rows; counting the table, or the " +
 				"30 days of registrations (about 8% of the seeded table), grows linearly", prepare: stats},
@@ -160,13 +168,13 @@ func cursorAt(ctx context.Context, d *dataset, depth int) (string, uuid.UUID, er
 	return cursor, ids[1], err
 }
 
-// prefixLen keeps all but the last two digits of a seeded username ("user005000" of
-// "user00500042"): a prefix that a hundred seeded users share at every size.
-const prefixLen = len("user00000000") - 2
-
-func prefixSearch(_ context.Context, d *dataset) (call, string, error) {
+// prefixSearch searches, sorted by username, for the username of a scattered seeded user
+// without its last digits digits ("user005000" of "user00500042" for 2): a prefix that
+// 10^digits seeded users share, but in the last, partly filled block.
+func prefixSearch(d *dataset, digits int) call {
 	return func(ctx context.Context, k int) (time.Duration, error) {
-		prefix := perfkit.Username(d.Info.LiveUser(scatter(k)))[:prefixLen]
+		name := perfkit.Username(d.Info.LiveUser(scatter(k)))
+		prefix := name[:len(name)-digits]
 		q := users.ListQuery{Limit: pageSize, Q: prefix, State: users.StateActive, Sort: users.SortUsername}
 		t0 := time.Now()
 		p, err := d.repo.List(ctx, q)
@@ -183,7 +191,26 @@ func prefixSearch(_ context.Context, d *dataset) (call, string, error) {
 			}
 		}
 		return took, nil
-	}, "", nil
+	}
+}
+
+// ShareDigits is how many trailing digits of a seeded username to leave out so that the
+// prefix is shared by about a hundredth of a table of n users (4 for 1M: "user0050" matches
+// 10,000), and at least 1.
+func ShareDigits(n int) int {
+	digits := 0
+	for m := n / 100; m >= 10; m /= 10 {
+		digits++
+	}
+	return max(digits, 1)
+}
+
+func pow10(n int) int {
+	v := 1
+	for range n {
+		v *= 10
+	}
+	return v
 }
 
 func stats(_ context.Context, d *dataset) (call, string, error) {

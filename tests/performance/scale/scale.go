@@ -70,7 +70,9 @@ func summary(sizes []int, largest int) string {
 		"databases of their own, seeded for this suite and dropped after it). The calls go round the "+
 		"tables in turn, so a busy moment of the machine falls on every size alike; a few rounds are "+
 		"run first and not counted. Get by id and prefix search use scattered users, like random keys "+
-		"would; the deep page is %s rows deep by keyset cursor (the cursor the API would have issued, "+
+		"would; prefix search looks for such a user's username without its last two digits (100 users "+
+		"share that prefix at every size) and, in a second row, without as many as leave about 1%% of the "+
+		"table sharing it (\"user0050\" at 1M), as a typed prefix matches more users in a larger table; the deep page is %s rows deep by keyset cursor (the cursor the API would have issued, "+
 		"built from the row at that depth and checked against it), or the deepest page a smaller table "+
 		"has. One sequential client includes the round trip's wake-up latency in every call, so read "+
 		"the growth column rather than the absolute times: a cost that is flat or logarithmic in the "+
