@@ -44,10 +44,12 @@ func TestByIDReadsLikeGORM(t *testing.T) {
 
 	var seen []string
 	var got gadget
-	require.NoError(t, db.ObserveStatements(gdb, func(sql string, vars []any) {
+	stop, err := db.ObserveStatements(gdb, func(sql string, vars []any) {
 		seen = append(seen, sql)
 		assert.Equal(t, []any{int64(1)}, vars)
-	}))
+	})
+	require.NoError(t, err)
+	defer stop()
 	require.NoError(t, byID.Get(gdb.WithContext(ctx), int64(1), false, &got))
 	assert.Equal(t, []string{`SELECT "id", "name", "version", "removed_at" FROM "gadgets" WHERE "id" = $1 AND "removed_at" IS NULL`}, seen,
 		"named columns (not *), the deleted-at column found by type, reported to an observer")

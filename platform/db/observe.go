@@ -14,8 +14,9 @@ const observersName = "usersvc:statement-observers"
 // observers sees the statements that do not go through GORM's callbacks (ByID's), as
 // callbacks registered on GORM see the rest.
 type observers struct {
-	mu  sync.RWMutex
-	fns []func(sql string, vars []any)
+	mu   sync.RWMutex
+	fns  map[int]func(sql string, vars []any)
+	next int
 }
 
 func (*observers) Name() string              { return observersName }
@@ -30,15 +31,22 @@ func (o *observers) report(sql string, vars ...any) {
 }
 
 // ObserveStatements makes fn see, with their arguments, the statements sent on gdb (opened by
-// Open) past GORM's callbacks; a callback registered on GORM's query and row processors sees
-// every other. For the tests and tools that check the SQL the service sends.
-func ObserveStatements(gdb *gorm.DB, fn func(sql string, vars []any)) error {
+// Open) past GORM's callbacks, until stop is called; a callback registered on GORM's query and
+// row processors sees every other. For the tests and tools that check the SQL the service
+// sends.
+func ObserveStatements(gdb *gorm.DB, fn func(sql string, vars []any)) (stop func(), err error) {
 	o, ok := gdb.Config.Plugins[observersName].(*observers)
 	if !ok {
-		return fmt.Errorf("db: observe statements: the pool was not opened by db.Open")
+		return nil, fmt.Errorf("db: observe statements: the pool was not opened by db.Open")
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.fns = append(o.fns, fn)
-	return nil
+	o.next++
+	id := o.next
+	o.fns[id] = fn
+	return func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		delete(o.fns, id)
+	}, nil
 }

@@ -77,7 +77,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*gorm.DB, error
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	})
 	if err == nil {
-		err = gdb.Use(&observers{})
+		err = gdb.Use(&observers{fns: map[int]func(string, []any){}})
 	}
 	if err != nil {
 		_ = sqlDB.Close()

@@ -57,10 +57,11 @@ func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 // field when a unique index refuses it.
 func (s *Store[T, PT, E]) Create(ctx context.Context, row PT, created Changes) error {
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
-		if err := tx.Create(row).Error; err != nil {
+		audit := s.kind.Audit(row.EntityID(), Created, created, row.ChangedAt())
+		if err := db.InsertBoth(tx, row, &audit); err != nil { // the row and its audit row: one round trip
 			return err
 		}
-		return s.Record(ctx, tx, row, Created, created)
+		return s.changed(ctx, tx, row, Created)
 	})
 	return s.fail("create", err, "%s is already taken", "", uuid.Nil)
 }
@@ -104,6 +105,11 @@ func (s *Store[T, PT, E]) Record(ctx context.Context, tx *gorm.DB, row PT, actio
 	if err := s.audit(tx, row.EntityID(), action, c, row.ChangedAt()); err != nil {
 		return err
 	}
+	return s.changed(ctx, tx, row, action)
+}
+
+// changed runs Kind.OnChange for a change to row whose audit row is written.
+func (s *Store[T, PT, E]) changed(ctx context.Context, tx *gorm.DB, row PT, action string) error {
 	if s.kind.OnChange == nil {
 		return nil
 	}

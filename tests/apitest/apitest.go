@@ -147,7 +147,9 @@ func (l *StatementLog) Record(t *testing.T, srv *testapp.Server) {
 	name := "test:record:" + Unique()
 	require.NoError(t, srv.DB.Callback().Query().After("gorm:query").Register(name, l.record))
 	require.NoError(t, srv.DB.Callback().Row().After("gorm:row").Register(name, l.record))
-	require.NoError(t, db.ObserveStatements(srv.DB, l.add))
+	stop, err := db.ObserveStatements(srv.DB, l.add)
+	require.NoError(t, err)
+	t.Cleanup(stop)
 }
 
 func (l *StatementLog) record(tx *gorm.DB) { l.add(tx.Statement.SQL.String(), tx.Statement.Vars) }
