@@ -36,7 +36,16 @@ func (p RetryPolicy) backoff() retry.Backoff {
 func (p RetryPolicy) Do(ctx context.Context, retryable func(error) bool, op func(context.Context) error) (int, error) {
 	attempts := 0
 	var last error
-	err := retry.Do(ctx, p.backoff(), func(ctx context.Context) error {
+	// The backoff is built on the first failure: most operations succeed at once, and
+	// building it costs five allocations on every database call.
+	var b retry.Backoff
+	lazy := retry.BackoffFunc(func() (time.Duration, bool) {
+		if b == nil {
+			b = p.backoff()
+		}
+		return b.Next()
+	})
+	err := retry.Do(ctx, lazy, func(ctx context.Context) error {
 		attempts++
 		last = op(ctx)
 		if last != nil && retryable(last) {
