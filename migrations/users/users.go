@@ -14,6 +14,8 @@ func All() []*gormigrate.Migration {
 		createUsers(),
 		createUserEvents(),
 		addUserGeneration(),
+		indexUserEmailsApart(),
+		countUsers(),
 	}
 }
 
