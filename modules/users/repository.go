@@ -23,7 +23,8 @@ type Repository interface {
 	// includeDeleted is false.
 	Get(ctx context.Context, id uuid.UUID, includeDeleted bool) (*User, error)
 	// List returns one keyset page. ErrInvalid for a cursor that is altered or belongs to
-	// another query.
+	// another query. A prefix search (Q) in username order reads about a page, plus the
+	// matching emails that do not start with their own username (see searchByName).
 	List(ctx context.Context, q ListQuery) (db.Page[User], error)
 	// Update changes a live user when its version equals ifVersion (0: any version).
 	// ErrNotFound, ErrVersionMismatch, or ErrConflict naming the field.
@@ -36,7 +37,9 @@ type Repository interface {
 	// Events returns a page of a user's audit trail, newest first; deleted users keep theirs.
 	// ErrNotFound when the user never existed; ErrInvalid for a bad cursor.
 	Events(ctx context.Context, id uuid.UUID, cursor string, limit int) (db.Page[Event], error)
-	// Stats counts live and deleted users and registrations per UTC day over the last days.
+	// Stats counts live and deleted users and registrations per UTC day over the last days,
+	// exactly, from counters the database keeps as users change (its cost does not grow with
+	// the table).
 	Stats(ctx context.Context, days int) (Stats, error)
 }
 
