@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"usersvc/modules/users"
 	"usersvc/tests/performance/perfkit"
 	"usersvc/tests/performance/pgxrepo"
 	"usersvc/tests/performance/plans"
@@ -30,11 +31,19 @@ func TestBenchmarkedQueriesUseIndexes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, after, 1)
 	limit := lookupLimit + 1
+	// A prefix search in username order: a prefix shared by ~1% of the users, first page and
+	// the page after the first row.
+	plo, phi := prefixBounds(name[:len(name)-3])
 	cases := []struct {
 		name, sql string
 		args      []any
 		indexes   []string // each a prefix of an index name the plan must use
 	}{
+		{"prefix by name", pgxrepo.SQLPrefixByName, []any{plo, phi, limit, plo, phi, plo, phi, limit, plo, plo, plo, phi, limit, limit},
+			[]string{"users_username_lower_", "users_pkey"}},
+		{"prefix by name, next page", pgxrepo.SQLPrefixByNameNext, []any{plo, phi, lower(name), perfkit.ID(i), limit,
+			plo, phi, plo, phi, lower(name), perfkit.ID(i), limit, plo, plo, plo, phi, lower(name), perfkit.ID(i), limit, limit},
+			[]string{"users_username_lower_", "users_pkey"}},
 		{"username", pgxrepo.SQLByUsername, []any{name, limit}, []string{"users_username_lower_"}},
 		{"email", pgxrepo.SQLByEmail, []any{lower(email), limit}, []string{"users_email_lower_"}},
 		{"prefix", pgxrepo.SQLPrefix, []any{lo, hi, lo, hi, limit},
@@ -56,6 +65,11 @@ func TestBenchmarkedQueriesUseIndexes(t *testing.T) {
 				if n.Index != "" {
 					used = append(used, n.Index)
 				}
+				// A scan of the username index without a condition on it walks the index
+				// from its start: what the search in username order must never do.
+				if strings.HasPrefix(n.Index, "users_username_lower_") {
+					assert.NotEmpty(t, n.IndexCond, "%s walks %s:\n%s", tc.name, n.Index, raw)
+				}
 			}
 			for _, index := range tc.indexes {
 				assert.True(t, slices.ContainsFunc(used, func(u string) bool { return strings.HasPrefix(u, index) }),
@@ -73,4 +87,41 @@ func lower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// The baseline's prefix search in username order sends the repository's statements (first
+// page and next) and returns the repository's rows, page by page. (TestSameSQLAsGORM checks
+// the other statements.)
+func TestPrefixByNameIsTheRepositorys(t *testing.T) {
+	f := env(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := perfkit.OpenApp(ctx, f.url, 2)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, a.Close()) }()
+	log := &sqlLog{set: map[string]bool{}}
+	require.NoError(t, a.DB().Callback().Row().After("gorm:row").Register("bench:sql", log.record))
+	require.NoError(t, a.DB().Callback().Raw().After("gorm:raw").Register("bench:sql", log.record))
+	repo, err := perfkit.UsersRepository(a)
+	require.NoError(t, err)
+
+	prefix := strings.ToUpper(perfkit.Username(f.info.LiveUser(f.info.Users / 2))[:9]) // ~1 in 1000 users
+	q := users.ListQuery{Q: prefix, Limit: 3, State: users.StateActive, Sort: users.SortUsername}
+	var after *pgxrepo.NameKey
+	for page := 0; page < 3; page++ {
+		g, err := repo.List(ctx, q)
+		require.NoError(t, err)
+		p, next, err := f.pgx.PrefixByName(ctx, prefix, after, q.Limit)
+		require.NoError(t, err)
+		require.NotEmpty(t, p, "page %d", page)
+		require.Equal(t, utc(g.Items...), utc(p...), "page %d", page)
+		require.Equal(t, g.Next != "", next != nil, "page %d", page)
+		if next == nil {
+			break
+		}
+		q.Cursor, after = g.Next, next
+	}
+	for name, sql := range map[string]string{"PrefixByName": pgxrepo.SQLPrefixByName, "PrefixByNameNext": pgxrepo.SQLPrefixByNameNext} {
+		require.True(t, log.set[sql], "pgxrepo.SQL%s is not what the repository sends:\n%s", name, sql)
+	}
 }

@@ -65,6 +65,40 @@ func (r *Repo) PrefixSearch(ctx context.Context, prefix string, limit int) (Page
 	return r.page(ctx, limit, SQLPrefix, lo, hi, lo, hi)
 }
 
+// NameKey is a position in the username keyset order: the last row of a page.
+type NameKey struct {
+	Name string // lower(username)
+	ID   uuid.UUID
+}
+
+// PrefixByName returns the page after key (nil: the first) of live users whose username or
+// email starts with prefix, ignoring ASCII case, in username order, and the key of the next
+// page (nil on the last). Like the repository it asks for limit+1 rows.
+func (r *Repo) PrefixByName(ctx context.Context, prefix string, after *NameKey, limit int) ([]users.User, *NameKey, error) {
+	if limit < 1 {
+		return nil, nil, fmt.Errorf("pgxrepo: limit must be positive, got %d", limit)
+	}
+	lo, hi := db.PrefixRange(db.ASCIILower(prefix))
+	sql, args := SQLPrefixByName, []any{lo, hi, limit + 1, lo, hi, lo, hi, limit + 1, lo, lo, lo, hi, limit + 1, limit + 1}
+	if after != nil {
+		sql, args = SQLPrefixByNameNext, []any{lo, hi, after.Name, after.ID, limit + 1,
+			lo, hi, lo, hi, after.Name, after.ID, limit + 1, lo, lo, lo, hi, after.Name, after.ID, limit + 1, limit + 1}
+	}
+	rows, err := r.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgxrepo: prefix by name: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, scanUser)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgxrepo: prefix by name: %w", err)
+	}
+	if len(items) <= limit {
+		return items, nil, nil
+	}
+	last := items[limit-1]
+	return items[:limit], &NameKey{Name: db.ASCIILower(last.Username), ID: last.ID}, nil
+}
+
 // ListPage returns the page of live users after key (nil: the first page), created_at order.
 func (r *Repo) ListPage(ctx context.Context, after *Key, limit int) (Page, error) {
 	if after == nil {
@@ -121,23 +155,33 @@ func (r *Repo) Events(ctx context.Context, id uuid.UUID, beforeID int64, limit i
 	return events, false, nil
 }
 
-// Stats counts live and deleted users and registrations per UTC day over the last days.
+// Stats counts live and deleted users and registrations per UTC day over the last days, from
+// the counters the triggers on users keep: the totals and today's date, then the window.
 func (r *Repo) Stats(ctx context.Context, days int) (users.Stats, error) {
 	var st users.Stats
-	if err := r.pool.QueryRow(ctx, SQLStatsCounts).Scan(&st.Active, &st.Deleted); err != nil {
+	var today time.Time
+	if err := r.pool.QueryRow(ctx, SQLStatsCounts).Scan(&st.Active, &st.Deleted, &today); err != nil {
 		return users.Stats{}, fmt.Errorf("pgxrepo: stats: %w", err)
 	}
-	rows, err := r.pool.Query(ctx, SQLStatsPerDay, days, days)
+	first := today.AddDate(0, 0, 1-days)
+	rows, err := r.pool.Query(ctx, SQLStatsPerDay, first, today)
 	if err != nil {
 		return users.Stats{}, fmt.Errorf("pgxrepo: stats: %w", err)
 	}
-	st.CreatedPerDay, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (users.DayCount, error) {
-		var d users.DayCount
-		err := row.Scan(&d.Date, &d.Count)
-		return d, err
+	byDay := map[string]int64{}
+	var day time.Time
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&day, &n}, func() error {
+		byDay[day.Format(time.DateOnly)] = n
+		return nil
 	})
 	if err != nil {
 		return users.Stats{}, fmt.Errorf("pgxrepo: stats: %w", err)
+	}
+	st.CreatedPerDay = make([]users.DayCount, max(days, 0))
+	for i := range st.CreatedPerDay {
+		date := first.AddDate(0, 0, i).Format(time.DateOnly)
+		st.CreatedPerDay[i] = users.DayCount{Date: date, Count: byDay[date]}
 	}
 	return st, nil
 }

@@ -31,26 +31,21 @@ const (
 	// SQLOffsetPage is the OFFSET way to the same page (GORM's Offset renders it so).
 	SQLOffsetPage = `SELECT * FROM "users" WHERE "users"."deleted_at" IS NULL ORDER BY created_at ASC, id ASC LIMIT $1 OFFSET $2`
 
+	// Live users whose username or email starts with a prefix, in username order (keyset on
+	// lower(username), id), first page and next: the username range in index order, the other
+	// emails (users_email_lower_other_idx) and the usernames that are a proper prefix of the
+	// search, each cut to the page, merged (users.searchByName explains the three sets).
+	SQLPrefixByName     = `SELECT * FROM users WHERE id = ANY (ARRAY(SELECT id FROM ((SELECT id, lower(username) AS name FROM users WHERE lower(username) >= $1 AND lower(username) < $2 AND deleted_at IS NULL ORDER BY lower(username), id LIMIT $3) UNION ALL (SELECT id, name FROM (SELECT id, lower(username) AS name FROM users WHERE lower(email) >= $4 AND lower(email) < $5 AND NOT starts_with(lower(email), lower(username)) AND NOT (lower(username) >= $6 AND lower(username) < $7) AND deleted_at IS NULL OFFSET 0) AS other ORDER BY name, id LIMIT $8) UNION ALL (SELECT id, name FROM (SELECT id, lower(username) AS name FROM users WHERE lower(username) = ANY (ARRAY(SELECT left($9::text, n) FROM generate_series(1, length($10::text) - 1) AS n)) AND lower(email) >= $11 AND lower(email) < $12 AND deleted_at IS NULL OFFSET 0) AS shorter ORDER BY name, id LIMIT $13)) AS found ORDER BY name, id LIMIT $14)) ORDER BY lower(username), id`
+	SQLPrefixByNameNext = `SELECT * FROM users WHERE id = ANY (ARRAY(SELECT id FROM ((SELECT id, lower(username) AS name FROM users WHERE lower(username) >= $1 AND lower(username) < $2 AND deleted_at IS NULL AND (lower(username), id) > ($3, $4) ORDER BY lower(username), id LIMIT $5) UNION ALL (SELECT id, name FROM (SELECT id, lower(username) AS name FROM users WHERE lower(email) >= $6 AND lower(email) < $7 AND NOT starts_with(lower(email), lower(username)) AND NOT (lower(username) >= $8 AND lower(username) < $9) AND deleted_at IS NULL AND (lower(username), id) > ($10, $11) OFFSET 0) AS other ORDER BY name, id LIMIT $12) UNION ALL (SELECT id, name FROM (SELECT id, lower(username) AS name FROM users WHERE lower(username) = ANY (ARRAY(SELECT left($13::text, n) FROM generate_series(1, length($14::text) - 1) AS n)) AND lower(email) >= $15 AND lower(email) < $16 AND deleted_at IS NULL AND (lower(username), id) > ($17, $18) OFFSET 0) AS shorter ORDER BY name, id LIMIT $19)) AS found ORDER BY name, id LIMIT $20)) ORDER BY lower(username), id`
+
 	SQLUserExists = `SELECT count(*) FROM "users" WHERE id = $1`
 	SQLEvents     = `SELECT * FROM "user_events" WHERE user_id = $1 ORDER BY id DESC LIMIT $2`
 	SQLEventsNext = `SELECT * FROM "user_events" WHERE user_id = $1 AND (id) < ($2) ORDER BY id DESC LIMIT $3`
 
-	SQLStatsCounts = `SELECT count(*) FILTER (WHERE deleted_at IS NULL) AS active,
-			count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM users`
-	SQLStatsPerDay = `
-			SELECT to_char(d, 'YYYY-MM-DD') AS date, coalesce(c.count, 0) AS count
-			FROM generate_series(
-				((now() AT TIME ZONE 'UTC')::date - ($1::int - 1))::timestamp,
-				(now() AT TIME ZONE 'UTC')::date::timestamp,
-				interval '1 day') AS d
-			LEFT JOIN (
-				SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS count
-				FROM users
-				WHERE created_at >= ((now() AT TIME ZONE 'UTC')::date - ($2::int - 1))::timestamp AT TIME ZONE 'UTC'
-					AND created_at < ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'
-				GROUP BY 1
-			) c ON c.day = d::date
-			ORDER BY d`
+	// The stats read the counters that triggers on users keep (user_counts, user_day_counts):
+	// the totals with the database's UTC date, then the days of the window.
+	SQLStatsCounts = `SELECT coalesce(sum(live), 0)::bigint AS active, coalesce(sum(deleted), 0)::bigint AS deleted, (now() AT TIME ZONE 'UTC')::date AS today FROM "user_counts"`
+	SQLStatsPerDay = `SELECT day, sum(created)::bigint AS created FROM "user_day_counts" WHERE day >= $1 AND day <= $2 GROUP BY "day"`
 )
 
 // userColumns is the users table's column list in INSERT order.
