@@ -3,10 +3,13 @@ package load
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"usersvc/tests/performance/perfkit"
 )
@@ -81,8 +84,8 @@ func (x *suite11) summary() string {
 		"load generator (%d connections = pgbench's clients, %d threads like pgbench's -j, closed loop, %s; Lua scripts "+
 		"pick random live users the way the pgbench scripts do and POST unique usernames). The headline ratio HTTP req/s "+
 		"(wrk) ÷ pgbench TPS is what the service keeps of what PostgreSQL can do here; the rest is HTTP, JSON, GORM, "+
-		"database/sql and the resilience layers sharing two CPUs with PostgreSQL and the load generator. Then vegeta (Go, "+
-		"the load generator of the other suites) runs the same closed loop for comparison: it takes several times wrk's "+
+		"database/sql and the resilience layers sharing two CPUs with PostgreSQL and the load generator. For GET and POST, "+
+		"vegeta (Go, the load generator of the other suites) then runs the same closed loop for comparison: it takes several times wrk's "+
 		"CPU per request, which the service then cannot use. CPU per request is split by process; the service's CPU "+
 		"profile is recorded during the wrk runs of GET and POST. Last, tail latency: pgbench (every transaction logged) "+
 		"and wrk at %s clients, GET and POST, against the issue's target of an HTTP p99 at most %.1f× pgbench's at the "+
@@ -129,13 +132,13 @@ func (x *suite11) renderScripts(ctx context.Context) (remove func(), err error) 
 	return remove, nil
 }
 
-// throughput measures each operation with pgbench, wrk and vegeta at pool-size concurrency,
-// and splits the CPU per request by process.
+// throughput measures each operation with pgbench and wrk at pool-size concurrency (and
+// GET and POST with vegeta too), and splits the CPU per request by process.
 func (x *suite11) throughput(ctx context.Context) error {
 	clients, step := x.env.PoolSize, x.env.Profile.Step
 	table := perfkit.Table{
-		Caption: fmt.Sprintf("%d clients on every side, closed loops of %s: pgbench -M prepared; wrk (the headline ratio); vegeta",
-			clients, pgbenchDuration(step)),
+		Caption: fmt.Sprintf("%d clients on every side, closed loops of %s: pgbench -M prepared; wrk (the headline ratio); "+
+			"vegeta (GET and POST only)", clients, pgbenchDuration(step)),
 		Header: []string{"Operation", "pgbench TPS", "wrk req/s", "wrk errors", "wrk bytes/answer", "HTTP ÷ pgbench (wrk)",
 			"vegeta req/s", "vegeta p50 ms", "vegeta p99 ms", "vegeta errors", "vegeta ÷ pgbench"},
 	}
@@ -154,29 +157,37 @@ func (x *suite11) throughput(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if b.profile == "" {
+			if err := x.probe(ctx, b); err != nil {
+				return err
+			}
+		}
 		w, prof, err := x.wrkThroughput(ctx, b)
 		if err != nil {
 			return err
 		}
-		before := sampleCPU(x.r.srv.pid())
-		out, _, err := x.r.step(ctx, load{name: b.key, clients: clients, dur: step, target: b.target(x.r.t), check: b.check})
-		if err != nil {
-			return fmt.Errorf("load: HTTP %s: %w", b.label, err)
-		}
-		v := out.all
-		vegCPU := splitHTTP(before, sampleCPU(x.r.srv.pid()), v.requests())
-
-		ratio, vegRatio := w.rps()/pg.tps, v.rps()/pg.tps
-		table.Rows = append(table.Rows, []string{b.label, rps(pg.tps), rps(w.rps()), w.errorsCell(),
-			fmt.Sprintf("%.0f", float64(w.bytes)/float64(w.requests)), fmt.Sprintf("**%.2f×**", ratio),
-			rps(v.rps()), ms(v.q(0.5)), ms(v.q(0.99)), errorsCell(v), fmt.Sprintf("%.2f×", vegRatio)})
+		ratio := w.rps() / pg.tps
+		row := []string{b.label, rps(pg.tps), rps(w.rps()), w.errorsCell(), fmt.Sprintf("%.0f", float64(w.bytes)/float64(w.requests)),
+			fmt.Sprintf("**%.2f×**", ratio), "–", "–", "–", "–", "–"}
 		cpu.Rows = append(cpu.Rows, append([]string{b.label, "pgbench"}, pg.cpu.cells()...),
-			append([]string{b.label, "wrk"}, w.cpu.cells()...), append([]string{b.label, "vegeta"}, vegCPU.cells()...))
+			append([]string{b.label, "wrk"}, w.cpu.cells()...))
 		x.s.Higher("pgbench_"+b.key+"_tps", pg.tps)
 		x.s.Higher("http_"+b.key+"_rps", w.rps())
-		x.s.Higher("vegeta_"+b.key+"_rps", v.rps())
 		x.s.Higher("ratio.http_"+b.key+"_vs_pgbench", ratio)
-		x.s.Higher("vegeta_"+b.key+"_vs_pgbench", vegRatio)
+		var vegCPU cpuSplit
+		if b.profile != "" {
+			v, err := x.runVegeta(ctx, b)
+			if err != nil {
+				return err
+			}
+			vegCPU = v.cpu
+			vegRatio := v.t.rps() / pg.tps
+			copy(row[6:], []string{rps(v.t.rps()), ms(v.t.q(0.5)), ms(v.t.q(0.99)), errorsCell(v.t), fmt.Sprintf("%.2f×", vegRatio)})
+			cpu.Rows = append(cpu.Rows, append([]string{b.label, "vegeta"}, vegCPU.cells()...))
+			x.s.Higher("vegeta_"+b.key+"_rps", v.t.rps())
+			x.s.Higher("vegeta_"+b.key+"_vs_pgbench", vegRatio)
+		}
+		table.Rows = append(table.Rows, row)
 		x.cpuMetrics(b, pg.cpu, w.cpu, vegCPU)
 		if b.want > 0 {
 			x.s.Targets = append(x.s.Targets, ratioTarget(b, ratio, w.errors()))
@@ -193,6 +204,52 @@ func (x *suite11) throughput(ctx context.Context) error {
 	x.s.Tables = append(x.s.Tables, profTables...)
 	if len(profs) > 0 {
 		x.s.Tables = append(x.s.Tables, packageTable(profLabels, profs))
+	}
+	return nil
+}
+
+// vegetaRun is what the vegeta run of an operation got.
+type vegetaRun struct {
+	t   *tally
+	cpu cpuSplit
+}
+
+// runVegeta runs b's closed loop with vegeta (every answer checked) and splits the CPU.
+func (x *suite11) runVegeta(ctx context.Context, b baseline) (vegetaRun, error) {
+	before := sampleCPU(x.r.srv.pid())
+	out, _, err := x.r.step(ctx, load{name: b.key, clients: x.env.PoolSize, dur: x.env.Profile.Step, target: b.target(x.r.t), check: b.check})
+	if err != nil {
+		return vegetaRun{}, fmt.Errorf("load: HTTP %s: %w", b.label, err)
+	}
+	return vegetaRun{t: out.all, cpu: splitHTTP(before, sampleCPU(x.r.srv.pid()), out.all.requests())}, nil
+}
+
+// probe sends one request of b and checks the answer as the vegeta runs check every one:
+// wrk reads no bodies.
+func (x *suite11) probe(ctx context.Context, b baseline) error {
+	var tgt vegeta.Target
+	if err := b.target(x.r.t)(&tgt); err != nil {
+		return err
+	}
+	req, err := tgt.Request()
+	if err != nil {
+		return err
+	}
+	resp, err := x.r.client.Do(req.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("load: probe %s: %w", b.label, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("load: probe %s: %w", b.label, err)
+	}
+	check := b.check
+	if check == nil {
+		check = expectStatus(nil)
+	}
+	if problem := check(&vegeta.Result{Method: req.Method, Code: uint16(resp.StatusCode), Body: body}); problem != "" {
+		return fmt.Errorf("load: probe %s: %s", b.label, problem)
 	}
 	return nil
 }
@@ -342,8 +399,8 @@ func (x *suite11) notes() {
 			"the scripts are in wrk/ of the run folder, every run's command and report in wrk/runs.txt.",
 			wrkVersion(x.wrk), min(2, clients), clients, secs, int(wrkTimeout.Seconds()), x.r.t.api, x.vars["live"], x.vars["per"], x.r.t.prefix),
 		"wrk counts answers ≥ 400 (its \"Non-2xx or 3xx responses\") and socket errors; any of them fails the run's targets. "+
-			"It reads no bodies: the vegeta run of the same operation checks every answer's status and, for the list and the "+
-			"email lookup, that the page holds users. A POST run is checked by counting rows: the users and events it stored "+
+			"It reads no bodies: the vegeta runs of GET and POST check every answer's status, and one request of the list and "+
+			"of the email lookup is checked (status, a page that holds users) before their wrk runs. A POST run is checked by counting rows: the users and events it stored "+
 			"must be equal, at least its answers below 400 and at most the requests its script built (one in flight when wrk "+
 			"stops may still commit, unanswered), as pgbench's insert runs must store one user and one event per transaction.",
 		"The service's CPU profile is recorded (Go's profiler at 100 Hz, on a listener of its own) during the wrk runs of "+
