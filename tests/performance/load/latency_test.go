@@ -167,6 +167,12 @@ func TestPackageOf(t *testing.T) {
 	}
 }
 
+func TestShortName(t *testing.T) {
+	require.Equal(t, "usersvc/platform/entity.(*Store[…]).Insert.func1",
+		shortName("usersvc/platform/entity.(*Store[go.shape.struct { Name string \"json:\\\"name\\\"\" },go.shape.[]uint8]).Insert.func1"))
+	require.Equal(t, "runtime.mallocgc", shortName("runtime.mallocgc"))
+}
+
 func TestPackageTableAddsUpPerProfile(t *testing.T) {
 	p, err := parseCPUProfile(syntheticProfile())
 	require.NoError(t, err)

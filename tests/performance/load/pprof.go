@@ -315,9 +315,30 @@ func profileTable(label, file string, p *cpuProfile) perfkit.Table {
 		return fmt.Sprintf("%.1f", 100*float64(d)/float64(p.total))
 	}
 	for i, f := range p.funcs[:min(profileTop, len(p.funcs))] {
-		t.Rows = append(t.Rows, []string{itoa(i + 1), share(f.flat), share(f.cum), "`" + f.name + "`"})
+		t.Rows = append(t.Rows, []string{itoa(i + 1), share(f.flat), share(f.cum), "`" + shortName(f.name) + "`"})
 	}
 	return t
+}
+
+// shortName writes a generic function's type arguments (GC shapes, often whole struct
+// types with their tags) as "[…]".
+func shortName(fn string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range fn {
+		switch {
+		case r == '[':
+			if depth == 0 {
+				b.WriteString("[…]")
+			}
+			depth++
+		case r == ']' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // packageOf is the package path of a Go function's symbol:
