@@ -17,7 +17,7 @@ STRESS_PKG   ?= ./tests/faults/restart/
 STRESS_TEST  ?= TestEveryBackendTerminatedDuringLoad
 STRESS_COUNT ?= 50
 
-.PHONY: help run build test test-faults stress perf lint docs module events migrate-up migrate-down migrate-status db-stop clean
+.PHONY: help run build test test-faults stress perf perf-tools lint docs module events migrate-up migrate-down migrate-status db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,8 +37,11 @@ test-faults: ## only the fault-injection tests (part of make test): own PostgreS
 stress: ## run one test STRESS_COUNT times while the whole suite loops alongside; fails if anything failed (STRESS_TEST, STRESS_PKG)
 	scripts/with-postgres -- scripts/stress-under-load '$(STRESS_PKG)' '$(STRESS_TEST)' $(STRESS_COUNT)
 
-perf: build ## performance suites vs raw pgx and pgbench; report in perf/results/ (PROFILE=quick|full, SUITES=01,06)
+perf: build perf-tools ## performance suites vs raw pgx, pgbench and wrk; report in perf/results/ (PROFILE=quick|full, SUITES=01,06)
 	scripts/with-postgres -- go run ./tests/performance/cmd/perf -profile $(PROFILE) -server-bin $(BIN) -out perf/results
+
+perf-tools: ## install what make perf needs besides Go and PostgreSQL: pgbench and wrk (Debian packages postgresql, wrk)
+	scripts/perf-tools
 
 module: ## generate a module: make module NAME=widgets (plural; SINGULAR=… unless NAME less its final s)
 	@test -n "$(NAME)" || { echo "make module: give NAME=… (plural, lowercase), e.g. make module NAME=widgets" >&2; exit 2; }

@@ -46,6 +46,10 @@ func machineInfo(ctx context.Context, dbURL string) map[string]string {
 	if out, err := exec.Command("pgbench", "--version").Output(); err == nil {
 		m["pgbench"] = strings.TrimSpace(string(out))
 	}
+	// wrk prints its version, then exits 1.
+	if out, _ := exec.Command("wrk", "--version").Output(); len(out) > 0 {
+		m["wrk"], _, _ = strings.Cut(strings.TrimSpace(string(out)), " Copyright")
+	}
 	if conn, err := pgx.Connect(ctx, dbURL); err == nil {
 		var v, sb, wm string
 		_ = conn.QueryRow(ctx, "SELECT version(), current_setting('shared_buffers'), current_setting('work_mem')").Scan(&v, &sb, &wm)

@@ -90,6 +90,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 		if _, err := load.FindPgbench(); err != nil {
 			return 2, err
 		}
+		if _, err := load.FindWrk(); err != nil {
+			return 2, err
+		}
 	}
 	commit := gitCommit()
 	r := &report.Run{ID: time.Now().UTC().Format("20060102T150405Z") + "-" + commit, Commit: commit,
