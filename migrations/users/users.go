@@ -16,6 +16,7 @@ func All() []*gormigrate.Migration {
 		addUserGeneration(),
 		indexUserEmailsApart(),
 		countUsers(),
+		countRegistrationsInSlots(),
 	}
 }
 
