@@ -150,10 +150,12 @@ func searchByNameSQL(q ListQuery, after []any, limit int) (string, []any) {
 }
 
 // Stats implements Repository. It reads the counters that triggers on users keep in the
-// transaction of every change (migration 202611281301_count_users): 16 shard rows for the
-// totals and 16 per day for the registrations, whatever the size of the table. Each figure
-// is exact for its statement's snapshot; days with no registrations appear with 0. The
-// window ends on the database's UTC date, read with the totals.
+// transaction of every change (migrations 202611281301_count_users and
+// 202611281302_count_registrations_in_slots): 16 shard rows for the totals, and for each day
+// up to 16 rows of user_day_counts plus the shards' slots holding that day, whatever the size
+// of the table. Each figure is exact for its statement's snapshot; days with no
+// registrations appear with 0. The window ends on the database's UTC date, read with the
+// totals.
 func (s *store) Stats(ctx context.Context, days int) (Stats, error) {
 	var st Stats
 	err := s.db.Read(ctx, func(tx *gorm.DB) error {
@@ -167,8 +169,7 @@ func (s *store) Stats(ctx context.Context, days int) (Stats, error) {
 		}
 		first := totals.Today.AddDate(0, 0, 1-days)
 		var counted []userDayCount
-		err = tx.Model(&userDayCount{}).Select("day, sum(created)::bigint AS created").
-			Where("day >= ? AND day <= ?", first, totals.Today).Group("day").Scan(&counted).Error
+		err = tx.Raw(statsPerDay, first, totals.Today, first, totals.Today).Scan(&counted).Error
 		if err != nil {
 			return err
 		}
@@ -184,6 +185,13 @@ func (s *store) Stats(ctx context.Context, days int) (Stats, error) {
 // statsTotals sums the shards of user_counts and reads the database's UTC date.
 const statsTotals = "coalesce(sum(live), 0)::bigint AS active, coalesce(sum(deleted), 0)::bigint AS deleted, " +
 	"(now() AT TIME ZONE 'UTC')::date AS today"
+
+// statsPerDay counts the registrations of each day from first to last: its user_day_counts
+// rows and the slots of user_counts holding it.
+const statsPerDay = `SELECT day, sum(created)::bigint AS created FROM (` +
+	`SELECT day, created FROM user_day_counts WHERE day >= ? AND day <= ? ` +
+	`UNION ALL SELECT day, day_created FROM user_counts WHERE day >= ? AND day <= ?` +
+	`) AS counted GROUP BY day`
 
 // daysFrom lists n days from first with their registrations in counted (0 when absent).
 func daysFrom(first time.Time, n int, counted []userDayCount) []DayCount {
@@ -205,6 +213,10 @@ type userCount struct {
 	Shard   int16 `gorm:"type:smallint;primaryKey;autoIncrement:false"`
 	Live    int64 `gorm:"type:bigint;not null;default:0"`
 	Deleted int64 `gorm:"type:bigint;not null;default:0"`
+	// Day and DayCreated are the shard's slot: registrations of one day not yet moved to
+	// user_day_counts.
+	Day        *time.Time `gorm:"type:date"`
+	DayCreated int64      `gorm:"type:bigint;not null;default:0"`
 }
 
 type userDayCount struct {

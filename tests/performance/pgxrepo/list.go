@@ -164,7 +164,7 @@ func (r *Repo) Stats(ctx context.Context, days int) (users.Stats, error) {
 		return users.Stats{}, fmt.Errorf("pgxrepo: stats: %w", err)
 	}
 	first := today.AddDate(0, 0, 1-days)
-	rows, err := r.pool.Query(ctx, SQLStatsPerDay, first, today)
+	rows, err := r.pool.Query(ctx, SQLStatsPerDay, first, today, first, today)
 	if err != nil {
 		return users.Stats{}, fmt.Errorf("pgxrepo: stats: %w", err)
 	}

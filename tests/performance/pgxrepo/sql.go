@@ -43,9 +43,10 @@ const (
 	SQLEventsNext = `SELECT * FROM "user_events" WHERE user_id = $1 AND (id) < ($2) ORDER BY id DESC LIMIT $3`
 
 	// The stats read the counters that triggers on users keep (user_counts, user_day_counts):
-	// the totals with the database's UTC date, then the days of the window.
+	// the totals with the database's UTC date, then the days of the window (user_day_counts
+	// and the shards' slots in user_counts).
 	SQLStatsCounts = `SELECT coalesce(sum(live), 0)::bigint AS active, coalesce(sum(deleted), 0)::bigint AS deleted, (now() AT TIME ZONE 'UTC')::date AS today FROM "user_counts"`
-	SQLStatsPerDay = `SELECT day, sum(created)::bigint AS created FROM "user_day_counts" WHERE day >= $1 AND day <= $2 GROUP BY "day"`
+	SQLStatsPerDay = `SELECT day, sum(created)::bigint AS created FROM (SELECT day, created FROM user_day_counts WHERE day >= $1 AND day <= $2 UNION ALL SELECT day, day_created FROM user_counts WHERE day >= $3 AND day <= $4) AS counted GROUP BY day`
 )
 
 // userColumns is the users table's column list in INSERT order.
