@@ -1,6 +1,8 @@
 // Package plans is the query-plan suite: it captures the SQL the users repository really
 // sends (a GORM callback, so nothing is retyped by hand) and shows PostgreSQL's plan for each
-// statement on the run's seeded data, flagging any sequential scan.
+// statement on the run's seeded data, flagging any sequential scan and any prefix search in
+// username order that walks the username index; the prefix searches and the stats are timed
+// against their targets.
 package plans
 
 import (
