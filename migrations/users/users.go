@@ -17,6 +17,7 @@ func All() []*gormigrate.Migration {
 		indexUserEmailsApart(),
 		countUsers(),
 		countRegistrationsInSlots(),
+		indexUserEmailsApartByPattern(),
 	}
 }
 
