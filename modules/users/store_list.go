@@ -63,7 +63,10 @@ func listScope(q ListQuery) []string {
 //
 //   - the username range, read in index order (it stops after a page);
 //   - users outside it whose email matches and does not start with their own username:
-//     users_email_lower_other_idx holds exactly those emails (index-only), sorted;
+//     users_email_lower_other_idx holds exactly those emails (index-only), sorted; the range
+//     is written with ~>=~ and ~<~ (byte order, as >= and < are on these COLLATE "C"
+//     columns), which only that index (text_pattern_ops) answers, so the planner cannot
+//     prefer an email index that holds every user;
 //   - users whose email matches and starts with their own username, while that username is
 //     not in the range: the username is then a proper prefix of q (both start the email),
 //     so an exact lookup of each of q's prefixes finds them.
@@ -136,7 +139,7 @@ func searchByNameSQL(q ListQuery, after []any, limit int) (string, []any) {
 		`(SELECT id, lower(username) AS name FROM users WHERE lower(username) >= ? AND lower(username) < ?` + w +
 		` ORDER BY lower(username), id LIMIT ?)` +
 		` UNION ALL (SELECT id, name FROM (SELECT id, lower(username) AS name FROM users` +
-		` WHERE lower(email) >= ? AND lower(email) < ? AND NOT starts_with(lower(email), lower(username))` +
+		` WHERE lower(email) ~>=~ ? AND lower(email) ~<~ ? AND NOT starts_with(lower(email), lower(username))` +
 		` AND NOT (lower(username) >= ? AND lower(username) < ?)` + w + ` OFFSET 0) AS other ORDER BY name, id LIMIT ?)` +
 		` UNION ALL (SELECT id, name FROM (SELECT id, lower(username) AS name FROM users` +
 		` WHERE lower(username) = ANY (ARRAY(SELECT left(?::text, n) FROM generate_series(1, length(?::text) - 1) AS n))` +
