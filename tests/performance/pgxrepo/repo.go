@@ -98,18 +98,17 @@ func insertEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, action string, ch
 	return tx.QueryRow(ctx, SQLInsertEvent, id, action, changes, at).Scan(&eventID)
 }
 
-// Register is BEGIN; INSERT users; INSERT user_events … RETURNING id; COMMIT.
+// Register is BEGIN; WITH first AS (INSERT users) INSERT user_events … RETURNING id; COMMIT.
 func (r *Repo) Register(ctx context.Context, reg users.Registration) (users.User, error) {
 	u, err := NewUser(reg, now())
 	if err != nil {
 		return users.User{}, err
 	}
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, SQLInsertUser, userArgs(&u)...); err != nil {
-			return err
-		}
-		return insertEvent(ctx, tx, u.ID, users.ActionCreated,
+		args := append(userArgs(&u), u.ID, users.ActionCreated,
 			map[string]any{"username": u.Username, "email": u.Email, "full_name": u.FullName}, u.CreatedAt)
+		_, err := tx.Exec(ctx, SQLCreate, args...)
+		return err
 	})
 	if err != nil {
 		return users.User{}, fmt.Errorf("pgxrepo: register: %w", err)
@@ -123,7 +122,7 @@ func (r *Repo) Get(ctx context.Context, id uuid.UUID, includeDeleted bool) (user
 	if includeDeleted {
 		sql = SQLGetWithDeleted
 	}
-	return queryUser(ctx, r.pool, sql, id, 1)
+	return queryUser(ctx, r.pool, sql, id)
 }
 
 // Update sets a live user's full name: BEGIN; lock the row; UPDATE (version + 1); INSERT the
@@ -192,7 +191,7 @@ func (r *Repo) Restore(ctx context.Context, id uuid.UUID) (users.User, error) {
 		if tag.RowsAffected() == 0 {
 			return ErrNotFound
 		}
-		if u, err = queryUser(ctx, tx, SQLGet, id, 1); err != nil {
+		if u, err = queryUser(ctx, tx, SQLReread, id, 1); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, id, users.ActionRestored, map[string]any{}, at)

@@ -10,9 +10,15 @@ const (
 	SQLInsertUser = `INSERT INTO "users" ("id","username","email","full_name","version","created_at","updated_at","deleted_at","generation") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`
 	// SQLInsertEvent is every event insert (GORM reads back the identity column).
 	SQLInsertEvent = `INSERT INTO "user_events" ("user_id","action","changes","at") VALUES ($1,$2,$3,$4) RETURNING "id"`
+	// SQLCreate is a registration: the user and its "created" event in one statement
+	// (db.InsertBoth), inside the transaction.
+	SQLCreate = `WITH first AS (` + SQLInsertUser + `) INSERT INTO "user_events" ("user_id","action","changes","at") VALUES ($10,$11,$12,$13) RETURNING "id"`
 
-	SQLGet            = `SELECT * FROM "users" WHERE id = $1 AND "users"."deleted_at" IS NULL LIMIT $2`
-	SQLGetWithDeleted = `SELECT * FROM "users" WHERE id = $1 LIMIT $2`
+	// SQLGet and SQLGetWithDeleted are a get by id (db.ByID: named columns, no LIMIT).
+	SQLGet            = SQLGetWithDeleted + ` AND "deleted_at" IS NULL`
+	SQLGetWithDeleted = `SELECT "id", "username", "email", "full_name", "version", "created_at", "updated_at", "deleted_at", "generation" FROM "users" WHERE "id" = $1`
+	// SQLReread reads a restored user back (GORM's Take).
+	SQLReread = `SELECT * FROM "users" WHERE id = $1 AND "users"."deleted_at" IS NULL LIMIT $2`
 	// SQLLock and SQLLockWithDeleted take the row lock a delete and a restore start with; an
 	// update takes SQLLockNoKey, which leaves other modules' FOR KEY SHARE checks alone.
 	SQLLock            = `SELECT * FROM "users" WHERE id = $1 AND "users"."deleted_at" IS NULL LIMIT $2 FOR UPDATE`
