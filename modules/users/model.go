@@ -14,7 +14,7 @@ import (
 type User struct {
 	ID        uuid.UUID      `gorm:"type:uuid;primaryKey;index:users_username_lower_id_idx,priority:2;index:users_email_lower_id_idx,priority:2;index:users_created_at_id_idx,priority:2"`
 	Username  string         `gorm:"type:text COLLATE \"C\";not null;index:users_username_lower_key,unique,expression:lower(username),where:deleted_at IS NULL;index:users_username_lower_id_idx,priority:1,expression:lower(username)"`
-	Email     string         `gorm:"type:text COLLATE \"C\";not null;index:users_email_lower_key,unique,expression:lower(email),where:deleted_at IS NULL;index:users_email_lower_id_idx,priority:1,expression:lower(email)"`
+	Email     string         `gorm:"type:text COLLATE \"C\";not null;index:users_email_lower_key,unique,expression:lower(email),where:deleted_at IS NULL;index:users_email_lower_id_idx,priority:1,expression:lower(email);index:users_email_lower_other_idx,expression:lower(email) text_pattern_ops,option:INCLUDE (id\\, username\\, email\\, deleted_at),where:NOT starts_with(lower(email)\\, lower(username))"`
 	FullName  string         `gorm:"type:text;not null;default:''"`
 	Version   int            `gorm:"type:integer;not null;default:1"`
 	CreatedAt time.Time      `gorm:"type:timestamptz;not null;index:users_created_at_id_idx,priority:1"`

@@ -61,7 +61,7 @@ func (m *Module) Repository() Repository { return m.repo }
 func (*Module) Name() string { return "users" }
 
 // Models are the GORM models the module's migrations must match (the schema drift test).
-func (*Module) Models() []any { return []any{&User{}, &Event{}} }
+func (*Module) Models() []any { return []any{&User{}, &Event{}, &userCount{}, &userDayCount{}} }
 
 // Migrations are the module's schema changes, in order.
 func (*Module) Migrations() []*gormigrate.Migration { return migs.All() }

@@ -19,8 +19,8 @@ const statsDays = 30
 //
 //   - events: a seeded live user's newest 25 events (the user check, then the keyset page;
 //     index user_events_user_id_id_idx)
-//   - stats: Stats(30 days): live/deleted counts and registrations per day (index
-//     users_created_at_id_idx)
+//   - stats: Stats(30 days): live/deleted counts and registrations per day, read from the
+//     counter tables the users triggers keep (16 rows, plus 16 per day): no index to drop
 //
 // index=without drops the query's index inside that transaction first, so the shared
 // database is unchanged afterwards (the DROP holds an exclusive lock on the table until the
@@ -37,7 +37,7 @@ func BenchmarkQuery(b *testing.B) {
 			p, err := f.repo.Events(ctx, perfkit.ID(f.liveUser(k)), "", lookupLimit)
 			return rowsBetween(len(p.Items), err, min(1, f.info.EventsPerUser), lookupLimit)
 		}},
-		{"stats", "users_created_at_id_idx", func(ctx context.Context, _ int) error {
+		{"stats", "", func(ctx context.Context, _ int) error {
 			st, err := f.repo.Stats(ctx, statsDays)
 			if err == nil && (len(st.CreatedPerDay) != statsDays || st.Active == 0) {
 				err = fmt.Errorf("stats: %d days, %d active users", len(st.CreatedPerDay), st.Active)
@@ -47,6 +47,9 @@ func BenchmarkQuery(b *testing.B) {
 	}
 	for _, q := range queries {
 		for _, index := range []string{"with", "without"} {
+			if index == "without" && q.index == "" {
+				continue
+			}
 			b.Run(fmt.Sprintf("q=%s/index=%s", q.name, index), func(b *testing.B) {
 				ctx := context.Background()
 				tx := f.gdb.WithContext(ctx).Begin()
