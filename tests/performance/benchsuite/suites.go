@@ -77,9 +77,24 @@ func crud(set Set, _ perfkit.Profile, pool int) (perfkit.Suite, bool) {
 	s.Tables = append(s.Tables, t)
 	layers(&s, set)
 	s.Targets = append(s.Targets,
-		atLeast("GORM get-by-id vs raw pgx", r["get"], 0.85),
-		atLeast("GORM create vs raw pgx", r["create"], 0.9))
+		atLeast("GORM get-by-id vs raw pgx", r["get"], 0.9),
+		atLeast("GORM create vs raw pgx", r["create"], 0.9),
+		allocsTarget(set.One("BenchmarkCRUD", map[string]string{"op": "get", "impl": "gorm"}), 50))
 	return s, true
+}
+
+// allocsTarget states "at most want allocations per repository get" for r.
+func allocsTarget(r *Result, want float64) perfkit.Target {
+	t := perfkit.Target{Name: "allocations per repository get by id", Want: "≤ " + Num(want)}
+	if r == nil {
+		t.Got, t.NotMeasured = "–", "the benchmark did not run"
+		return t
+	}
+	t.Got, t.Met = Num(r.AllocsPerOp), r.AllocsPerOp <= want
+	if !t.Met {
+		t.Gap = Num(r.AllocsPerOp-want) + " over"
+	}
+	return t
 }
 
 // layerOrder is BenchmarkLayers' layers, caller-facing last.
