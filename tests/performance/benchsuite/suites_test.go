@@ -50,9 +50,11 @@ func TestSuitesTakeMediansAndRatiosFromBenchmarkOutput(t *testing.T) {
 	crud := byID["01-crud"]
 	require.InDelta(t, 0.8, crud.Metrics["ratio.repo_get_vs_pgx"], 1e-9, "pgx 88 µs / GORM 110 µs")
 	require.InDelta(t, 0.8, crud.Metrics["ratio.repo_create_vs_pgx"], 1e-9)
-	require.Len(t, crud.Targets, 2)
-	require.False(t, crud.Targets[0].Met, "0.80× misses the 0.85× get target")
-	require.Equal(t, "0.05× short", crud.Targets[0].Gap)
+	require.Len(t, crud.Targets, 3)
+	require.False(t, crud.Targets[0].Met, "0.80× misses the 0.90× get target")
+	require.Equal(t, "0.10× short", crud.Targets[0].Gap)
+	require.Equal(t, "80", crud.Targets[2].Got, "allocations per get")
+	require.False(t, crud.Targets[2].Met, "80 allocations miss ≤ 50")
 
 	require.Len(t, crud.Tables, 2, "CRUD and the layer table")
 	require.Equal(t, []string{"gorm", "90 µs", "+30 µs", "0.67×", "101", "6100"}, crud.Tables[1].Rows[1])
