@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -69,4 +70,14 @@ func TestInjectedFailuresAreCountedExactly(t *testing.T) {
 	after, err := f.total(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, after-total)
+}
+
+func TestChanceBound(t *testing.T) {
+	// 4000 operations at 0.3^8: 0.26 failures expected; P(X > 3) ≈ 0.0002, P(X > 2) ≈ 0.0027.
+	if got := chanceBound(4000*math.Pow(0.3, 8), 0.001); got != 3 {
+		t.Errorf("bound for 4000 ops = %d, want 3", got)
+	}
+	if got := chanceBound(0, 0.001); got != 0 {
+		t.Errorf("bound with nothing expected = %d, want 0", got)
+	}
 }

@@ -39,7 +39,7 @@ type transientRun struct {
 }
 
 // transient is part (a): 30% transient failures at pool-size concurrency, once with the
-// defaults and once with max_attempts raised until every operation succeeds.
+// defaults and once with max_attempts 8, where only chance failures (0.3^8 of them) may remain.
 func (r *retrySuite) transient(ctx context.Context) error {
 	ops := sized(r.env, 600, 4000)
 	def, err := r.transientPass(ctx, "a3", ops, r.cfg.Resilience.Retry.MaxAttempts)
@@ -154,11 +154,15 @@ func (r *retrySuite) transientReport(def, all *transientRun) {
 	s.Higher("retry_30pct_success_pct", def.successPct())
 	s.Higher("retry_30pct_success_pct_max8", all.successPct())
 	s.Metric("retry_30pct_attempts_per_op", float64(def.attempts)/float64(def.ops))
-	allOK := all.ok == all.ops
-	t := perfkit.Target{Name: "30% transient failures: every operation succeeds with retries",
-		Want: fmt.Sprintf("100%% (max_attempts %d)", allSucceedAttempts), Got: fmt.Sprintf("%.3f%%", all.successPct()), Met: allOK}
-	if !allOK {
-		t.Gap = fmt.Sprintf("%d of %d failed", all.ops-all.ok, all.ops)
+	// Even 8 attempts leave 0.3^8 of the operations failing by chance (0.26 of 4000 expected):
+	// the bound is what that chance allows, short of a 1-in-1000 fluke, not zero.
+	failed := all.ops - all.ok
+	bound := chanceBound(float64(all.ops)*math.Pow(transientRate, float64(all.maxAttempts)), 0.001)
+	t := perfkit.Target{Name: "30% transient failures: with retries, operations fail only when every attempt collides",
+		Want: fmt.Sprintf("≤ %d of %d failed (max_attempts %d; chance allows that many, p < 0.001)", bound, all.ops, allSucceedAttempts),
+		Got:  fmt.Sprintf("%d failed (%.3f%% succeeded)", failed, all.successPct()), Met: failed <= bound}
+	if !t.Met {
+		t.Gap = fmt.Sprintf("%d more than chance allows", failed-bound)
 	}
 	s.Targets = append(s.Targets, t)
 	s.Notes = append(s.Notes,
@@ -226,4 +230,18 @@ func (r *retrySuite) waits(attempts int) time.Duration {
 		sum += min(rc.InitialBackoff<<i, rc.MaxBackoff)
 	}
 	return sum
+}
+
+// chanceBound is the smallest k with P(X > k) < p for X ~ Poisson(mean): how many failures
+// a run may see by chance alone.
+func chanceBound(mean, p float64) int {
+	term := math.Exp(-mean) // P(X = 0)
+	cdf := term
+	k := 0
+	for 1-cdf >= p {
+		k++
+		term *= mean / float64(k)
+		cdf += term
+	}
+	return k
 }
