@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -9,7 +10,9 @@ import (
 )
 
 // Metrics records every request's duration by route pattern (not raw path, so ids do not
-// explode the label space), method and status.
+// explode the label space), method and status. A method outside RFC 9110's set is labelled
+// "other": Go accepts any token as a method, and a label per invented method let anyone
+// grow /metrics without bound (4 KB names, 1,000 requests: 220 KB → 66 MB).
 func Metrics(reg prometheus.Registerer, namespace string) echo.MiddlewareFunc {
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
@@ -29,8 +32,23 @@ func Metrics(reg prometheus.Registerer, namespace string) echo.MiddlewareFunc {
 				route = "unmatched"
 			}
 			status := strconv.Itoa(c.Response().Status)
-			duration.WithLabelValues(route, c.Request().Method, status).Observe(time.Since(start).Seconds())
+			duration.WithLabelValues(route, methodLabel(c.Request().Method), status).Observe(time.Since(start).Seconds())
 			return nil
 		}
 	}
+}
+
+// knownMethods are the methods that get a label value of their own.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodConnect: true,
+	http.MethodOptions: true, http.MethodTrace: true,
+}
+
+// methodLabel is method when it is a known one, else "other".
+func methodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "other"
 }
