@@ -107,6 +107,7 @@ type HTTPConfig struct {
 	RequestTimeout    time.Duration `koanf:"request_timeout"`
 	ShutdownGrace     time.Duration `koanf:"shutdown_grace"`
 	BodyLimitBytes    int64         `koanf:"body_limit_bytes"`
+	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
 }
 
 // DatabaseConfig configures the connection pool.
@@ -256,6 +257,9 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Metrics.Addr); c.Metrics.Addr != "" && err != nil {
 		bad("metrics.addr", "must be empty, host:port or :port, got %q", c.Metrics.Addr)
+	}
+	if c.HTTP.MaxHeaderBytes < 4096 {
+		bad("http.max_header_bytes", "must be at least 4096, got %d", c.HTTP.MaxHeaderBytes)
 	}
 	if c.Runtime.GCPercent < 1 {
 		bad("runtime.gc_percent", "must be at least 1 (set GOGC=off in the environment to turn the collector off), got %d", c.Runtime.GCPercent)

@@ -63,7 +63,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		HTTP: HTTPConfig{
 			Addr: ":8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, RequestTimeout: 10 * time.Second,
-			ShutdownGrace: 15 * time.Second, BodyLimitBytes: 1 << 20,
+			ShutdownGrace: 15 * time.Second, BodyLimitBytes: 1 << 20, MaxHeaderBytes: 65536,
 		},
 		Database: DatabaseConfig{
 			URL:              "postgres://postgres@127.0.0.1:5432/usersvc?sslmode=disable",
@@ -298,6 +298,7 @@ func TestValidateNamesKeys(t *testing.T) {
 		{"zero connect timeout", []string{"USERSVC_DATABASE__CONNECT_TIMEOUT=0s"}, []string{"database.connect_timeout"}},
 		{"zero body limit", []string{"USERSVC_HTTP__BODY_LIMIT_BYTES=0"}, []string{"http.body_limit_bytes"}},
 		{"short cursor secret", []string{"USERSVC_PAGINATION__CURSOR_SECRET=tooshort"}, []string{"pagination.cursor_secret"}},
+		{"tiny header limit", []string{"USERSVC_HTTP__MAX_HEADER_BYTES=100"}, []string{"http.max_header_bytes"}},
 		{"gc percent zero", []string{"USERSVC_RUNTIME__GC_PERCENT=0"}, []string{"runtime.gc_percent"}},
 		{"pprof without a metrics listener", []string{"USERSVC_METRICS__PPROF=true"}, []string{"metrics.pprof"}},
 		{"empty service name", []string{"USERSVC_SERVICE_NAME="}, []string{"service_name"}},

@@ -97,6 +97,7 @@ func (a *App) httpServer(h http.Handler) *http.Server {
 		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
 		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
 		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    a.cfg.HTTP.MaxHeaderBytes,
 	}
 }
 
