@@ -21,15 +21,15 @@ type RuntimeConfig struct {
 
 // applyRuntime sets the collector's target and memory limit from cfg, unless the process
 // environment sets GOGC or GOMEMLIMIT (Go's own knobs keep their meaning), and logs what
-// applies.
+// was asked for.
 func applyRuntime(cfg RuntimeConfig, environ []string, log *slog.Logger) {
-	if lookupEnv(environ, "GOGC") == "" {
+	gogc, gomemlimit := lookupEnv(environ, "GOGC"), lookupEnv(environ, "GOMEMLIMIT")
+	if gogc == "" {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
-	if lookupEnv(environ, "GOMEMLIMIT") == "" && cfg.MemoryLimitBytes > 0 {
+	if gomemlimit == "" && cfg.MemoryLimitBytes > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimitBytes)
 	}
-	gcPercent := debug.SetGCPercent(-1)
-	debug.SetGCPercent(gcPercent)
-	log.Debug("go runtime", "gc_percent", gcPercent, "memory_limit_bytes", debug.SetMemoryLimit(-1))
+	log.Debug("go runtime", "gc_percent", cfg.GCPercent, "memory_limit_bytes", cfg.MemoryLimitBytes,
+		"GOGC", gogc, "GOMEMLIMIT", gomemlimit)
 }

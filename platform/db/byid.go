@@ -41,10 +41,7 @@ func (g *ByID[T]) Get(tx *gorm.DB, id any, includeDeleted bool, dst *T) error {
 	if includeDeleted {
 		q = g.all
 	}
-	ctx := tx.Statement.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := tx.Statement.Context // GORM's is never nil
 	rv := reflect.ValueOf(dst).Elem()
 	targets := make([]any, len(g.fields))
 	for i, f := range g.fields {
@@ -56,10 +53,7 @@ func (g *ByID[T]) Get(tx *gorm.DB, id any, includeDeleted bool, dst *T) error {
 	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
 		err, rows = gorm.ErrRecordNotFound, 0
 	}
-	tx.Logger.Trace(ctx, begin, func() (string, int64) { return tx.Dialector.Explain(q, id), rows }, err)
-	if o, ok := tx.Config.Plugins[observersName].(*observers); ok {
-		o.report(q, id)
-	}
+	sent(tx, begin, q, []any{id}, rows, err)
 	return err
 }
 

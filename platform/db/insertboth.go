@@ -29,17 +29,13 @@ func InsertBoth(tx *gorm.DB, first, second any) error {
 	}
 	q := "WITH first AS (" + a.Statement.SQL.String() + ") " + shiftParams(b.Statement.SQL.String(), len(a.Statement.Vars))
 	vars := append(append(make([]any, 0, len(a.Statement.Vars)+len(b.Statement.Vars)), a.Statement.Vars...), b.Statement.Vars...)
-	ctx := tx.Statement.Context
 	begin := time.Now()
-	res, err := tx.Statement.ConnPool.ExecContext(ctx, q, vars...)
+	res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, q, vars...)
 	rows := int64(0)
 	if err == nil {
 		rows, _ = res.RowsAffected()
 	}
-	tx.Logger.Trace(ctx, begin, func() (string, int64) { return tx.Dialector.Explain(q, vars...), rows }, err)
-	if o, ok := tx.Config.Plugins[observersName].(*observers); ok {
-		o.report(q, vars...)
-	}
+	sent(tx, begin, q, vars, rows, err)
 	return err
 }
 

@@ -3,6 +3,8 @@ package db
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -14,15 +16,23 @@ const observersName = "usersvc:statement-observers"
 // observers sees the statements that do not go through GORM's callbacks (ByID's), as
 // callbacks registered on GORM see the rest.
 type observers struct {
-	mu   sync.RWMutex
-	fns  map[int]func(sql string, vars []any)
-	next int
+	mu     sync.RWMutex
+	fns    map[int]func(sql string, vars []any)
+	next   int
+	active atomic.Int32 // len(fns): statements skip the lock while nobody observes
 }
 
 func (*observers) Name() string              { return observersName }
 func (*observers) Initialize(*gorm.DB) error { return nil }
 
-func (o *observers) report(sql string, vars ...any) {
+// sent is what a statement sent past GORM's callbacks does afterwards: it goes through tx's
+// logger as GORM's own do (slow-query and debug logs), and to the observers when there are any.
+func sent(tx *gorm.DB, begin time.Time, sql string, vars []any, rows int64, err error) {
+	tx.Logger.Trace(tx.Statement.Context, begin, func() (string, int64) { return tx.Dialector.Explain(sql, vars...), rows }, err)
+	o, ok := tx.Config.Plugins[observersName].(*observers)
+	if !ok || o.active.Load() == 0 {
+		return
+	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	for _, fn := range o.fns {
@@ -44,9 +54,11 @@ func ObserveStatements(gdb *gorm.DB, fn func(sql string, vars []any)) (stop func
 	o.next++
 	id := o.next
 	o.fns[id] = fn
+	o.active.Store(int32(len(o.fns)))
 	return func() {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		delete(o.fns, id)
+		o.active.Store(int32(len(o.fns)))
 	}, nil
 }

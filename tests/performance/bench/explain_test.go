@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"usersvc/modules/users"
+	"usersvc/platform/db"
 	"usersvc/tests/performance/perfkit"
 	"usersvc/tests/performance/pgxrepo"
 	"usersvc/tests/performance/plans"
@@ -26,14 +27,14 @@ func TestBenchmarkedQueriesUseIndexes(t *testing.T) {
 	defer cancel()
 	i := f.info.LiveUser(f.info.Users / 2)
 	name, email := perfkit.Username(i), perfkit.Email(i)
-	lo, hi := prefixBounds(name[:len(name)-1])
+	lo, hi := db.PrefixRange(name[:len(name)-1])
 	after, err := f.pgx.OffsetPage(ctx, f.live/2, 1)
 	require.NoError(t, err)
 	require.Len(t, after, 1)
 	limit := lookupLimit + 1
 	// A prefix search in username order: a prefix shared by ~1% of the users, first page and
 	// the page after the first row.
-	plo, phi := prefixBounds(name[:len(name)-3])
+	plo, phi := db.PrefixRange(name[:len(name)-3])
 	cases := []struct {
 		name, sql string
 		args      []any
@@ -41,11 +42,11 @@ func TestBenchmarkedQueriesUseIndexes(t *testing.T) {
 	}{
 		{"prefix by name", pgxrepo.SQLPrefixByName, []any{plo, phi, limit, plo, phi, plo, phi, limit, plo, plo, plo, phi, limit, limit},
 			[]string{"users_username_lower_", "users_pkey"}},
-		{"prefix by name, next page", pgxrepo.SQLPrefixByNameNext, []any{plo, phi, lower(name), perfkit.ID(i), limit,
-			plo, phi, plo, phi, lower(name), perfkit.ID(i), limit, plo, plo, plo, phi, lower(name), perfkit.ID(i), limit, limit},
+		{"prefix by name, next page", pgxrepo.SQLPrefixByNameNext, []any{plo, phi, db.ASCIILower(name), perfkit.ID(i), limit,
+			plo, phi, plo, phi, db.ASCIILower(name), perfkit.ID(i), limit, plo, plo, plo, phi, db.ASCIILower(name), perfkit.ID(i), limit, limit},
 			[]string{"users_username_lower_", "users_pkey"}},
 		{"username", pgxrepo.SQLByUsername, []any{name, limit}, []string{"users_username_lower_"}},
-		{"email", pgxrepo.SQLByEmail, []any{lower(email), limit}, []string{"users_email_lower_"}},
+		{"email", pgxrepo.SQLByEmail, []any{db.ASCIILower(email), limit}, []string{"users_email_lower_"}},
 		{"prefix", pgxrepo.SQLPrefix, []any{lo, hi, lo, hi, limit},
 			[]string{"users_username_lower_", "users_email_lower_"}},
 		{"keyset page", pgxrepo.SQLNextPage, []any{after[0].CreatedAt, after[0].ID, limit}, []string{"users_created_at_id_idx"}},
@@ -77,16 +78,6 @@ func TestBenchmarkedQueriesUseIndexes(t *testing.T) {
 			}
 		})
 	}
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // The baseline's prefix search in username order sends the repository's statements (first

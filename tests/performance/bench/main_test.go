@@ -241,7 +241,7 @@ func (f *fixture) newNames(tb testing.TB) *names {
 func (f *fixture) deleteUnder(prefix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	lo, hi := prefixBounds(prefix)
+	lo, hi := db.PrefixRange(prefix)
 	_, err := f.pool.Exec(ctx, `DELETE FROM user_events WHERE user_id IN
 		(SELECT id FROM users WHERE lower(username) >= $1 AND lower(username) < $2)`, lo, hi)
 	if err != nil {
@@ -271,12 +271,6 @@ func (s *names) users(n int, deleted bool) []users.User {
 	return us
 }
 
-// prefixBounds is [lo, hi) of the usernames starting with prefix (ASCII, lower case).
-func prefixBounds(prefix string) (lo, hi string) {
-	last := prefix[len(prefix)-1]
-	return prefix, prefix[:len(prefix)-1] + string(rune(last+1))
-}
-
 // count runs a count(*) query.
 func (f *fixture) count(tb testing.TB, sql string, args ...any) int64 {
 	tb.Helper()
@@ -289,13 +283,13 @@ func (f *fixture) count(tb testing.TB, sql string, args ...any) int64 {
 
 // usersUnder counts the users (live or deleted) whose username starts with prefix.
 func (f *fixture) usersUnder(tb testing.TB, prefix string) int64 {
-	lo, hi := prefixBounds(prefix)
+	lo, hi := db.PrefixRange(prefix)
 	return f.count(tb, `SELECT count(*) FROM users WHERE lower(username) >= $1 AND lower(username) < $2`, lo, hi)
 }
 
 // eventsUnder counts the events with action of the users whose username starts with prefix.
 func (f *fixture) eventsUnder(tb testing.TB, prefix, action string) int64 {
-	lo, hi := prefixBounds(prefix)
+	lo, hi := db.PrefixRange(prefix)
 	return f.count(tb, `SELECT count(*) FROM user_events e JOIN users u ON u.id = e.user_id
 		WHERE lower(u.username) >= $1 AND lower(u.username) < $2 AND e.action = $3`, lo, hi, action)
 }

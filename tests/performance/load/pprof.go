@@ -3,7 +3,6 @@ package load
 import (
 	"bytes"
 	"cmp"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/google/pprof/profile"
 
 	"usersvc/tests/performance/perfkit"
 )
@@ -93,114 +92,28 @@ type funcCost struct {
 	flat, cum time.Duration
 }
 
-// parseCPUProfile reads a Go CPU profile (profile.proto, gzipped or not) with protowire: the
-// few fields a top table needs (github.com/google/pprof/profile would need a new module).
-// Per function, like `go tool pprof -top`: flat is the samples whose innermost frame (an
-// inlined one included) is the function, cum the samples with the function anywhere in the
-// stack, each sample counted once.
+// parseCPUProfile reads a Go CPU profile (profile.proto, gzipped or not). Per function, like
+// `go tool pprof -top`: flat is the samples whose innermost frame (an inlined one included) is
+// the function, cum the samples with the function anywhere in the stack, each sample counted
+// once.
 func parseCPUProfile(data []byte) (*cpuProfile, error) {
-	if len(data) > 1 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, err
-		}
-		if data, err = io.ReadAll(zr); err != nil {
-			return nil, err
-		}
-	}
-	var (
-		strs        []string
-		sampleTypes []int64 // string index of each value's type
-		samples     []profSample
-		locs        = map[uint64][]uint64{} // location id → function ids, innermost first
-		funcs       = map[uint64]int64{}    // function id → name's string index
-		durationNS  int64
-	)
-	err := eachField(data, func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error {
-		switch num {
-		case 1: // sample_type
-			return eachField(b, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) error {
-				if num == 1 {
-					sampleTypes = append(sampleTypes, int64(v))
-				}
-				return nil
-			})
-		case 2: // sample
-			var s profSample
-			err := eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error {
-				var err error
-				switch num {
-				case 1:
-					s.locs, err = appendVarints(s.locs, typ, v, b)
-				case 2:
-					s.values, err = appendVarints(s.values, typ, v, b)
-				}
-				return err
-			})
-			samples = append(samples, s)
-			return err
-		case 4: // location
-			var id uint64
-			var fns []uint64
-			err := eachField(b, func(num protowire.Number, _ protowire.Type, v uint64, b []byte) error {
-				switch num {
-				case 1:
-					id = v
-				case 4: // line
-					return eachField(b, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) error {
-						if num == 1 {
-							fns = append(fns, v)
-						}
-						return nil
-					})
-				}
-				return nil
-			})
-			locs[id] = fns
-			return err
-		case 5: // function
-			var id uint64
-			var name int64
-			err := eachField(b, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) error {
-				switch num {
-				case 1:
-					id = v
-				case 2:
-					name = int64(v)
-				}
-				return nil
-			})
-			funcs[id] = name
-			return err
-		case 6: // string_table
-			strs = append(strs, string(b))
-		case 10: // duration_nanos
-			durationNS = int64(v)
-		}
-		return nil
-	})
+	prof, err := profile.ParseData(data)
 	if err != nil {
 		return nil, fmt.Errorf("unreadable profile: %w", err)
 	}
-	str := func(i int64) string {
-		if i < 0 || int(i) >= len(strs) {
-			return "?"
-		}
-		return strs[i]
+	if len(prof.SampleType) == 0 {
+		return nil, errors.New("the profile has no sample types")
 	}
-	value, count := len(sampleTypes)-1, -1 // Go's CPU profiles: samples/count, cpu/nanoseconds
-	for i, t := range sampleTypes {
-		switch str(t) {
+	value, count := len(prof.SampleType)-1, -1 // Go's CPU profiles: samples/count, cpu/nanoseconds
+	for i, t := range prof.SampleType {
+		switch t.Type {
 		case "cpu":
 			value = i
 		case "samples":
 			count = i
 		}
 	}
-	if value < 0 {
-		return nil, errors.New("the profile has no sample types")
-	}
-	p := &cpuProfile{duration: time.Duration(durationNS)}
+	p := &cpuProfile{duration: time.Duration(prof.DurationNanos)}
 	byName := map[string]*funcCost{}
 	cost := func(name string) *funcCost {
 		c, ok := byName[name]
@@ -210,21 +123,24 @@ func parseCPUProfile(data []byte) (*cpuProfile, error) {
 		}
 		return c
 	}
-	for _, s := range samples {
-		if value >= len(s.values) {
+	for _, s := range prof.Sample {
+		if value >= len(s.Value) {
 			continue
 		}
-		v := time.Duration(s.values[value])
+		v := time.Duration(s.Value[value])
 		p.total += v
-		if count >= 0 && count < len(s.values) {
-			p.samples += int(s.values[count])
+		if count >= 0 && count < len(s.Value) {
+			p.samples += int(s.Value[count])
 		} else {
 			p.samples++
 		}
 		seen := map[string]bool{}
-		for i, loc := range s.locs {
-			for j, fn := range locs[loc] {
-				name := str(funcs[fn])
+		for i, loc := range s.Location {
+			for j, line := range loc.Line {
+				name := "?"
+				if line.Function != nil {
+					name = line.Function.Name
+				}
 				if i == 0 && j == 0 {
 					cost(name).flat += v
 				}
@@ -242,61 +158,6 @@ func parseCPUProfile(data []byte) (*cpuProfile, error) {
 		return cmp.Or(cmp.Compare(b.flat, a.flat), cmp.Compare(b.cum, a.cum), cmp.Compare(a.name, b.name))
 	})
 	return p, nil
-}
-
-type profSample struct{ locs, values []uint64 }
-
-// eachField calls f with every field of the protobuf message b: v for numbers, b for
-// length-delimited values.
-func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-		var v uint64
-		var data []byte
-		switch typ {
-		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			data, n = protowire.ConsumeBytes(b)
-		case protowire.Fixed64Type:
-			v, n = protowire.ConsumeFixed64(b)
-		case protowire.Fixed32Type:
-			var x uint32
-			x, n = protowire.ConsumeFixed32(b)
-			v = uint64(x)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-		if err := f(num, typ, v, data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// appendVarints appends a repeated integer field's values: packed (one length-delimited
-// field) or one varint per field, as encoders may choose either.
-func appendVarints(dst []uint64, typ protowire.Type, v uint64, b []byte) ([]uint64, error) {
-	if typ == protowire.VarintType {
-		return append(dst, v), nil
-	}
-	for len(b) > 0 {
-		x, n := protowire.ConsumeVarint(b)
-		if n < 0 {
-			return dst, protowire.ParseError(n)
-		}
-		dst = append(dst, x)
-		b = b[n:]
-	}
-	return dst, nil
 }
 
 // profileTable is the top functions of p by flat CPU, with their cumulative CPU.
