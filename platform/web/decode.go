@@ -18,12 +18,18 @@ import (
 )
 
 // ReadJSON reads the request body, which must be application/json. Errors: 415 for another
-// media type, 413 (from the body-limit middleware) for an oversized body, 400 when the body
-// cannot be read (the client stalled past the read timeout or went away).
+// media type or a charset other than UTF-8 (JSON is UTF-8, RFC 8259), 413 (from the
+// body-limit middleware) for an oversized body, 400 when the body cannot be read (the client
+// stalled past the read timeout or went away).
 func ReadJSON(c echo.Context) ([]byte, error) {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "the body must be JSON: send Content-Type: application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType,
+			fmt.Sprintf("the body must be UTF-8 JSON: charset=%s is not supported (send charset=utf-8 or none)", cs))
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	var he *echo.HTTPError
@@ -38,9 +44,13 @@ func ReadJSON(c echo.Context) ([]byte, error) {
 
 // DecodeObject decodes one JSON object into dst, a pointer to a struct with json tags. Unlike
 // encoding/json's defaults it rejects unknown and duplicate fields, null values, trailing
-// data, wrong types, and text PostgreSQL cannot store (NUL), each as apperr.ErrInvalid with
-// a detail naming the field (prefixed by path, e.g. "users[3]").
+// data, wrong types, text that is not UTF-8 or escapes unpaired surrogates (CheckJSONText),
+// and text PostgreSQL cannot store (NUL), each as apperr.ErrInvalid with a detail naming
+// the field or byte (prefixed by path, e.g. "users[3]").
 func DecodeObject(data []byte, dst any, path string) error {
+	if err := CheckJSONText(data, path); err != nil {
+		return err
+	}
 	members, err := objectMembers(data, path)
 	if err != nil {
 		return err

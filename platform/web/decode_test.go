@@ -23,6 +23,10 @@ func TestDecodeObject(t *testing.T) {
 	assert.Equal(t, 2, s.Count)
 	require.NotNil(t, s.Note)
 
+	var pair sample
+	require.NoError(t, DecodeObject([]byte(`{"name":"\ud83d\ude00 \\ud800"}`), &pair, ""))
+	assert.Equal(t, "\U0001F600 \\ud800", pair.Name, "a surrogate pair is one character; an escaped backslash is not an escape")
+
 	var partial sample
 	require.NoError(t, DecodeObject([]byte(`{"name":"a"}`), &partial, ""))
 	assert.Nil(t, partial.Note, "absent fields stay unset")
@@ -43,6 +47,17 @@ func TestDecodeObjectRejections(t *testing.T) {
 		"trailing":              {`{"name":"a"} x`, "", "unexpected data after"},
 		"two objects":           {`{} {}`, "", "unexpected data after"},
 		"unknown field in item": {`{"x":1}`, "users[1]", `users[1]: unknown field "x"`},
+		// encoding/json would store each of these as U+FFFD (issue 10, finding 3).
+		"lone high surrogate":        {`{"name":"a\ud800"}`, "", `unpaired UTF-16 surrogate escape "\\ud800" (at byte 10)`},
+		"lone low surrogate":         {`{"name":"\uDC00b"}`, "", `unpaired UTF-16 surrogate escape "\\uDC00"`},
+		"high then not low":          {`{"name":"\ud800\u0041"}`, "", "unpaired UTF-16 surrogate"},
+		"high then high":             {`{"name":"\ud800\ud800"}`, "", "unpaired UTF-16 surrogate"},
+		"surrogate in a key":         {`{"\udfff":1}`, "", "unpaired UTF-16 surrogate"},
+		"raw 0xFF":                   {"{\"name\":\"a\xffb\"}", "", "body is not valid UTF-8 (at byte 10)"},
+		"overlong slash":             {"{\"name\":\"\xc0\xaf\"}", "", "body is not valid UTF-8 (at byte 9)"},
+		"truncated sequence":         {"{\"name\":\"\xe2\x82\"}", "", "not valid UTF-8"},
+		"encoded surrogate (CESU)":   {"{\"name\":\"\xed\xa0\x80\"}", "", "not valid UTF-8"},
+		"invalid byte in batch item": {"{\"name\":\"\xff\"}", "users[4]", "users[4]: body is not valid UTF-8"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

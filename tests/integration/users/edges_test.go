@@ -22,6 +22,12 @@ func TestUnstorableTextIsBadRequest(t *testing.T) {
 		{"invalid UTF-8 in q", http.MethodGet, "/api/v1/users?q=%FF", "", "q is not valid UTF-8"},
 		{"invalid UTF-8 in username", http.MethodGet, "/api/v1/users?username=%C3", "", "username is not valid UTF-8"},
 		{"malformed escape", http.MethodGet, "/api/v1/users?q=%zz", "", "query string is malformed"},
+		// encoding/json reads these as U+FFFD: they were stored rewritten, with a 201 (issue 10, finding 3).
+		{"lone surrogate escape", http.MethodPost, "/api/v1/users", fmt.Sprintf(`{"username":"%s","email":"%s@x.io","full_name":"a\ud800"}`, name, name), `unpaired UTF-16 surrogate escape "\\ud800"`},
+		{"raw 0xFF byte", http.MethodPost, "/api/v1/users", fmt.Sprintf("{\"username\":\"%s\",\"email\":\"%s@x.io\",\"full_name\":\"a\xffb\"}", name, name), "body is not valid UTF-8 (at byte"},
+		{"overlong UTF-8", http.MethodPost, "/api/v1/users", fmt.Sprintf("{\"username\":\"%s\",\"email\":\"%s@x.io\",\"full_name\":\"\xc0\xaf\"}", name, name), "body is not valid UTF-8"},
+		{"lone surrogate in a batch", http.MethodPost, "/api/v1/users/batch", fmt.Sprintf(`{"users":[{"username":"%s","email":"%s@x.io","full_name":"\udc00"}]}`, name, name), "unpaired UTF-16 surrogate"},
+		{"raw 0xFF in a patch", http.MethodPatch, "/api/v1/users/" + uuid.NewString(), "{\"full_name\":\"\xff\"}", "body is not valid UTF-8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,6 +40,19 @@ func TestUnstorableTextIsBadRequest(t *testing.T) {
 			})
 		})
 	}
+}
+
+// JSON is UTF-8 (RFC 8259): a body declared in another charset is refused, not read as if it
+// were UTF-8 (issue 10, finding 3).
+func TestOtherCharsetIsUnsupported(t *testing.T) {
+	name := "cs" + unique()
+	body := fmt.Sprintf("{\"username\":\"%s\",\"email\":\"%s@x.io\",\"full_name\":\"Jos\xe9\"}", name, name)
+	unchanged(t, func() {
+		resp := srv.Do(t, http.MethodPost, "/api/v1/users", body, "Content-Type", "application/json; charset=iso-8859-1")
+		requireProblem(t, resp, http.StatusUnsupportedMediaType, "charset=iso-8859-1 is not supported")
+	})
+	resp := srv.Do(t, http.MethodPost, "/api/v1/users", strings.Replace(body, "\xe9", "é", 1), "Content-Type", "application/json; charset=UTF-8")
+	require.Equal(t, http.StatusCreated, resp.Status, "charset=utf-8 is JSON's own: %s", resp.Body)
 }
 
 func TestDuplicateJSONKeysAreBadRequest(t *testing.T) {
