@@ -10,10 +10,12 @@ import (
 // ETag renders a resource version as a strong entity tag.
 func ETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// IfMatch reads an If-Match header naming one version. It returns 0 when the header is absent
-// or "*" (any version will do).
+// IfMatch reads an If-Match header naming one version: the tag ETag renders, `"3"` (or,
+// from older clients, `3`), with optional spaces or tabs around it. It returns 0 when the
+// header is absent or "*" (any version will do). Any other tag, such as `"03"` or `"+3"`,
+// is ErrInvalid: entity tags compare as strings, so it names no version this API issued.
 func IfMatch(header string) (int, error) {
-	h := strings.TrimSpace(header)
+	h := strings.Trim(header, " \t")
 	if h == "" || h == "*" {
 		return 0, nil
 	}
@@ -22,7 +24,7 @@ func IfMatch(header string) (int, error) {
 		s = s[1 : len(s)-1]
 	}
 	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
+	if err != nil || v < 1 || strconv.Itoa(v) != s {
 		return 0, apperr.Invalid(`If-Match must be one strong ETag as returned by GET, like "3"; got %s`, header)
 	}
 	return v, nil
