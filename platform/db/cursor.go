@@ -41,7 +41,9 @@ func (c *Cursors) Encode(scope string, values ...any) (string, error) {
 }
 
 // Decode verifies that token was issued by Encode for scope and unmarshals its values into dst,
-// which must match the encoded values in number and type. Every failure is ErrBadCursor.
+// which must match the encoded values in number and type. Only the exact text Encode
+// returned is accepted: base64 decoding alone would also take it with newlines inserted or
+// with other bits in its last character's padding. Every failure is ErrBadCursor.
 func (c *Cursors) Decode(scope, token string, dst ...any) error {
 	enc := base64.RawURLEncoding
 	body, sig, ok := strings.Cut(token, ".")
@@ -50,7 +52,8 @@ func (c *Cursors) Decode(scope, token string, dst ...any) error {
 	}
 	payload, err1 := enc.DecodeString(body)
 	mac, err2 := enc.DecodeString(sig)
-	if err1 != nil || err2 != nil || !hmac.Equal(mac, c.mac(scope, payload)) {
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, c.mac(scope, payload)) ||
+		enc.EncodeToString(payload) != body || enc.EncodeToString(mac) != sig {
 		return ErrBadCursor
 	}
 	var raw []json.RawMessage

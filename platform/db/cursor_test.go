@@ -55,12 +55,25 @@ func TestCursorRejectsTamperingAndForeignScopes(t *testing.T) {
 		"wrong arity":           {"scope-a", token, []any{&s}},
 		"wrong types":           {"scope-a", token, []any{&n, &s}},
 		"empty":                 {"scope-a", "", []any{&s, &n}},
+		// Found by FuzzCursorRoundTrip: base64 decoding skips CR and LF and ignores the
+		// padding bits of the last character, so these decoded to the signed values.
+		"newline inserted":       {"scope-a", body[:5] + "\n" + body[5:] + "." + sig, []any{&s, &n}},
+		"carriage return at end": {"scope-a", token + "\r", []any{&s, &n}},
+		"other padding bits":     {"scope-a", body + "." + otherPaddingBits(sig), []any{&s, &n}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			assert.ErrorIs(t, c.Decode(tc.scope, tc.token, tc.dst...), ErrBadCursor)
 		})
 	}
+}
+
+// otherPaddingBits returns sig, 43 base64url characters for 32 bytes, with the last
+// character's two unused low bits changed: the same bytes, spelled differently.
+func otherPaddingBits(sig string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, sig[len(sig)-1])
+	return sig[:len(sig)-1] + string(alphabet[last^1])
 }
 
 func TestNewCursorsNeedsAKeyOfSixteenBytes(t *testing.T) {
