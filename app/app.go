@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -34,6 +35,7 @@ type App struct {
 	idempotency *idempotency.Store
 	events      *events.Bus
 	echo        *echo.Echo
+	handler     http.Handler // echo, with HEAD served wherever GET is
 }
 
 // New opens the database and wires the modules and routes. The layers, outermost first:
@@ -112,6 +114,7 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry, modules fu
 			Logger:           log,
 		})}
 	a.echo = a.routes()
+	a.handler = web.HeadAsGet(a.echo)
 	return a, nil
 }
 
@@ -182,10 +185,23 @@ func (a *App) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = web.ErrorHandler(a.log)
+	e.IPExtractor = clientIP(a.cfg.HTTP.TrustedProxies)
 	e.Use(web.Stack(a.log, web.Metrics(a.telemetry.registry, metricsNamespace),
 		strconv.FormatInt(a.cfg.HTTP.BodyLimitBytes, 10), a.cfg.HTTP.RequestTimeout)...)
-	if !a.cfg.Auth.Disabled {
-		e.Use(web.BearerAuth("/api/", a.cfg.Auth.Tokens))
+	auth := web.NewAuthenticator(a.cfg.Auth.Named())
+	if r := a.cfg.RateLimit; r.Enabled {
+		identify := auth.Identify
+		if a.cfg.Auth.Disabled {
+			identify = nil // every client is anonymous: limited by address
+		}
+		e.Use(web.RateLimit(a.telemetry.registry, metricsNamespace, "/api/", web.RateLimits{
+			PerToken: r.PerToken, TokenBurst: r.TokenBurst, PerClient: r.PerClient, ClientBurst: r.ClientBurst, Expiry: r.Expiry,
+		}, identify))
+	}
+	if a.cfg.Auth.Disabled {
+		e.Use(web.Anonymous("/api/"))
+	} else {
+		e.Use(auth.Middleware("/api/", []string{"/api/v1/openapi.json"})) // the API's description is public
 	}
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", a.healthz)
 	e.Match([]string{http.MethodGet, http.MethodHead}, "/readyz", a.readyz)
@@ -199,8 +215,24 @@ func (a *App) routes() *echo.Echo {
 	return e
 }
 
+// clientIP is how the client's address is found: the TCP peer, or, behind the trusted
+// proxies, the first address in X-Forwarded-For that is not one of them. Echo's default
+// believes X-Forwarded-For from anyone, so any client could choose the address logged and
+// rate limited.
+func clientIP(trusted []string) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, cidr := range trusted {
+		_, ipNet, _ := net.ParseCIDR(cidr) // validated with the configuration
+		opts = append(opts, echo.TrustIPRange(ipNet))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
 // Handler is the HTTP handler of the service.
-func (a *App) Handler() http.Handler { return a.echo }
+func (a *App) Handler() http.Handler { return a.handler }
 
 // Migrator applies and lists the schema migrations of every module.
 func (a *App) Migrator() *migrations.Runner { return a.migrator }

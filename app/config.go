@@ -19,6 +19,7 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"usersvc/configs"
+	"usersvc/platform/web"
 )
 
 // Config is the whole service configuration; configs/default.yaml documents every key.
@@ -29,6 +30,7 @@ type Config struct {
 	Database    DatabaseConfig    `koanf:"database"`
 	Migrations  MigrationsConfig  `koanf:"migrations"`
 	Auth        AuthConfig        `koanf:"auth"`
+	RateLimit   RateLimitConfig   `koanf:"rate_limit"`
 	Pagination  PaginationConfig  `koanf:"pagination"`
 	Resilience  ResilienceConfig  `koanf:"resilience"`
 	Metrics     MetricsConfig     `koanf:"metrics"`
@@ -108,6 +110,9 @@ type HTTPConfig struct {
 	ShutdownGrace     time.Duration `koanf:"shutdown_grace"`
 	BodyLimitBytes    int64         `koanf:"body_limit_bytes"`
 	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
+	// TrustedProxies are the CIDRs of the proxies whose X-Forwarded-For is believed; with
+	// none, the client IP is the connection's peer and X-Forwarded-For is ignored.
+	TrustedProxies []string `koanf:"trusted_proxies"`
 }
 
 // DatabaseConfig configures the connection pool.
@@ -133,8 +138,29 @@ type MigrationsConfig struct {
 
 // AuthConfig configures bearer-token authentication of /api routes.
 type AuthConfig struct {
-	Tokens   []string `koanf:"tokens"`
+	Tokens   []string `koanf:"tokens"` // "name:secret" each
 	Disabled bool     `koanf:"disabled"`
+}
+
+// RateLimitConfig configures the per-instance token buckets of /api requests.
+type RateLimitConfig struct {
+	Enabled     bool          `koanf:"enabled"`
+	PerToken    float64       `koanf:"per_token"`
+	TokenBurst  int           `koanf:"token_burst"`
+	PerClient   float64       `koanf:"per_client"`
+	ClientBurst int           `koanf:"client_burst"`
+	Expiry      time.Duration `koanf:"expiry"`
+}
+
+// Named returns the tokens as names and secrets; validate has refused malformed entries.
+func (a AuthConfig) Named() []web.Token {
+	out := make([]web.Token, 0, len(a.Tokens))
+	for _, entry := range a.Tokens {
+		if t, err := web.ParseToken(entry); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // PaginationConfig configures page cursors.
@@ -344,9 +370,36 @@ func (c *Config) validate() error {
 	if c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns {
 		bad("database.max_idle_conns", "must be from 0 to database.max_open_conns (%d), got %d", c.Database.MaxOpenConns, c.Database.MaxIdleConns)
 	}
-	for i, t := range c.Auth.Tokens {
-		if len(t) < 16 {
-			bad(fmt.Sprintf("auth.tokens[%d]", i), "must be at least 16 characters")
+	names, secrets := map[string]int{}, map[string]int{}
+	for i, entry := range c.Auth.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		t, err := web.ParseToken(entry)
+		if err != nil {
+			bad(key, "%v", err)
+			continue
+		}
+		if j, ok := names[t.Name]; ok {
+			bad(key, "name %q is already the name of auth.tokens[%d]: each token acts as its own name", t.Name, j)
+		}
+		if j, ok := secrets[t.Secret]; ok {
+			bad(key, "secret is already the secret of auth.tokens[%d]: which name would act?", j)
+		}
+		names[t.Name], secrets[t.Secret] = i, i
+	}
+	for i, cidr := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or 192.0.2.7/32, got %q", cidr)
+		}
+	}
+	if r := c.RateLimit; r.Enabled {
+		if r.PerToken <= 0 || r.TokenBurst < 1 {
+			bad("rate_limit.per_token", "and token_burst must be positive, got %g and %d (set rate_limit.enabled: false to turn limiting off)", r.PerToken, r.TokenBurst)
+		}
+		if r.PerClient <= 0 || r.ClientBurst < 1 {
+			bad("rate_limit.per_client", "and client_burst must be positive, got %g and %d (set rate_limit.enabled: false to turn limiting off)", r.PerClient, r.ClientBurst)
+		}
+		if r.Expiry <= 0 {
+			bad("rate_limit.expiry", "must be positive, got %s", r.Expiry)
 		}
 	}
 	if s := c.Pagination.CursorSecret; s != "" && len(s) < 16 {

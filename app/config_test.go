@@ -18,8 +18,8 @@ import (
 )
 
 const (
-	tokenA = "token-a-0123456789abcdef"
-	tokenB = "token-b-0123456789abcdef"
+	tokenA = "a:token-a-0123456789abcdef"
+	tokenB = "b:token-b-0123456789abcdef"
 )
 
 // writeConfig writes a YAML configuration file for one test and returns its path.
@@ -72,6 +72,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 			ConnMaxIdleTime: 5 * time.Minute, SlowQueryThreshold: 200 * time.Millisecond,
 		},
 		Migrations: MigrationsConfig{Auto: true, LockTimeout: time.Minute, DDLLockTimeout: 10 * time.Second},
+		RateLimit:  RateLimitConfig{Enabled: true, PerToken: 1000, TokenBurst: 2000, PerClient: 20, ClientBurst: 40, Expiry: 3 * time.Minute},
 		Resilience: ResilienceConfig{
 			OperationTimeout: 2 * time.Second,
 			Retry: RetryConfig{
@@ -91,10 +92,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		},
 		Runtime: RuntimeConfig{GCPercent: 400},
 	}
-	if len(cfg.Auth.Tokens) != 0 {
+	if len(cfg.Auth.Tokens) != 0 || len(cfg.HTTP.TrustedProxies) != 0 {
 		t.Errorf("auth.tokens = %q; want none by default", cfg.Auth.Tokens)
 	}
-	want.Auth.Tokens = cfg.Auth.Tokens // nil or empty: both mean none
+	want.Auth.Tokens = cfg.Auth.Tokens                 // nil or empty: both mean none
+	want.HTTP.TrustedProxies = cfg.HTTP.TrustedProxies // nil or empty: both mean none
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -199,7 +201,7 @@ http:
 database:
   url: postgres://file@127.0.0.1:5432/fromfile
 auth:
-  tokens: [file-token-0123456789]
+  tokens: ["file:file-token-0123456789"]
 `)
 	// The winners come first in environ, so the result cannot depend on the order.
 	cfg := mustLoad(t, path,
@@ -208,7 +210,7 @@ auth:
 		"API_TOKENS= "+tokenA+" ,, "+tokenB+" ,",
 		"USERSVC_DATABASE__URL=postgres://env@127.0.0.1:5432/fromenv",
 		"USERSVC_HTTP__ADDR=127.0.0.1:2222",
-		"USERSVC_AUTH__TOKENS=env-token-0123456789",
+		"USERSVC_AUTH__TOKENS=env:env-token-0123456789",
 	)
 	if cfg.Database.URL != "postgres://winner@127.0.0.1:5432/winner?sslmode=disable" {
 		t.Errorf("database.url = %q; want DATABASE_URL's", cfg.Database.URL)
@@ -288,8 +290,14 @@ func TestValidateNamesKeys(t *testing.T) {
 		{"no open conns", []string{"USERSVC_DATABASE__MAX_OPEN_CONNS=0", "USERSVC_DATABASE__MAX_IDLE_CONNS=0"}, []string{"database.max_open_conns"}},
 		{"write equals request timeout", []string{"USERSVC_HTTP__WRITE_TIMEOUT=10s", "USERSVC_HTTP__REQUEST_TIMEOUT=10s"}, []string{"http.write_timeout"}},
 		{"write below request timeout", []string{"USERSVC_HTTP__WRITE_TIMEOUT=5s"}, []string{"http.write_timeout"}},
-		{"short token", []string{"API_TOKENS=short"}, []string{"auth.tokens[0]"}},
-		{"second token short", []string{"API_TOKENS=" + tokenA + ",0123456789abcde"}, []string{"auth.tokens[1]"}},
+		{"short token", []string{"API_TOKENS=a:short"}, []string{"auth.tokens[0]", "at least 16 characters"}},
+		{"second token short", []string{"API_TOKENS=" + tokenA + ",b:0123456789abcde"}, []string{"auth.tokens[1]"}},
+		{"token without a name", []string{"API_TOKENS=token-a-0123456789abcdef"}, []string{"auth.tokens[0]", "must be name:secret"}},
+		{"two tokens, one name", []string{"API_TOKENS=" + tokenA + ",a:token-c-0123456789abcdef"}, []string{"auth.tokens[1]", `name "a" is already`}},
+		{"two names, one secret", []string{"API_TOKENS=" + tokenA + ",c:token-a-0123456789abcdef"}, []string{"auth.tokens[1]", "secret is already"}},
+		{"trusted proxy not a CIDR", []string{"USERSVC_HTTP__TRUSTED_PROXIES=10.0.0.1"}, []string{"http.trusted_proxies[0]"}},
+		{"rate limit zero", []string{"USERSVC_RATE_LIMIT__PER_TOKEN=0"}, []string{"rate_limit.per_token", "rate_limit.enabled: false"}},
+		{"client burst zero", []string{"USERSVC_RATE_LIMIT__CLIENT_BURST=0"}, []string{"rate_limit.per_client"}},
 		{"bad log level", []string{"USERSVC_LOG__LEVEL=loud"}, []string{"log.level"}},
 		{"bad log format", []string{"USERSVC_LOG__FORMAT=xml"}, []string{"log.format"}},
 		{"addr without port", []string{"HTTP_ADDR=8080"}, []string{"http.addr"}},

@@ -28,7 +28,7 @@ func (a *App) Serve(ctx context.Context) error {
 	// the schema is current (an operator may migrate a running instance).
 	go a.startEvents(ctx)
 
-	servers := []*http.Server{a.httpServer(a.echo)}
+	servers := []*http.Server{a.httpServer(a.handler)}
 	addrs := []string{a.cfg.HTTP.Addr}
 	if a.cfg.Metrics.Addr != "" {
 		mux := http.NewServeMux()

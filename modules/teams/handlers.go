@@ -3,10 +3,8 @@ package teams
 import (
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"usersvc/platform/apperr"
 	"usersvc/platform/entity"
 	"usersvc/platform/web"
 )
@@ -28,8 +26,8 @@ func list(s *store) echo.HandlerFunc {
 		}
 		lq := ListQuery{List: l, Q: q.Get("q")}
 		if m := q.Get("member"); m != "" {
-			if lq.Member, err = uuid.Parse(m); err != nil {
-				return apperr.Invalid("member %q is not a UUID", m)
+			if lq.Member, err = web.ParseUUID("member", m); err != nil {
+				return err
 			}
 		}
 		page, err := s.List(c.Request().Context(), lq)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	migs "usersvc/migrations/idempotency"
+	"usersvc/platform/actor"
 	"usersvc/platform/apperr"
 	"usersvc/platform/db"
 	"usersvc/platform/resilience"
@@ -67,10 +67,16 @@ var errNotStored = errors.New("idempotency: 5xx answers are not stored")
 func (s *Store) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			key := c.Request().Header.Get(Header)
-			if key == "" {
+			// Present but blank (net/http trims it to "") or given twice is a mistake, not a
+			// request without a key: running it unprotected could write twice.
+			values, present := c.Request().Header[Header]
+			if !present {
 				return next(c)
 			}
+			if len(values) > 1 {
+				return apperr.Invalid("send one %s header, got %d", Header, len(values))
+			}
+			key := values[0]
 			if !validKey(key) {
 				return apperr.Invalid("%s must be 1 to 255 printable ASCII characters", Header)
 			}
@@ -168,7 +174,7 @@ func (s *Store) Cleanup(ctx context.Context) (int64, error) {
 }
 
 func validKey(key string) bool {
-	if len(key) > 255 {
+	if key == "" || len(key) > 255 {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
@@ -179,11 +185,11 @@ func validKey(key string) bool {
 	return true
 }
 
-// ownerOf names the client a key belongs to: a digest of its credentials, so clients never
-// see each other's keys and no credential is stored.
+// ownerOf names the client a key belongs to: the name of its token (the request's actor),
+// so clients never see each other's keys, however they spell their Authorization header,
+// and no credential is stored.
 func ownerOf(r *http.Request) string {
-	sum := sha256.Sum256([]byte(r.Header.Get(echo.HeaderAuthorization)))
-	return hex.EncodeToString(sum[:16])
+	return "token:" + actor.From(r.Context())
 }
 
 // requestHash identifies "the same request": method, path with query, and body.

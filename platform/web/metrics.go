@@ -32,7 +32,7 @@ func Metrics(reg prometheus.Registerer, namespace string) echo.MiddlewareFunc {
 				route = "unmatched"
 			}
 			status := strconv.Itoa(c.Response().Status)
-			duration.WithLabelValues(route, methodLabel(c.Request().Method), status).Observe(time.Since(start).Seconds())
+			duration.WithLabelValues(route, methodLabel(Method(c)), status).Observe(time.Since(start).Seconds())
 			return nil
 		}
 	}

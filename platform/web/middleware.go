@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"time"
+	"usersvc/platform/actor"
 	"usersvc/platform/requestid"
 
 	"github.com/labstack/echo/v4"
@@ -44,13 +45,14 @@ func Stack(log *slog.Logger, metrics echo.MiddlewareFunc, bodyLimit string, requ
 			LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 				log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
 					slog.String("request_id", v.RequestID),
-					slog.String("method", v.Method),
+					slog.String("method", Method(c)),
 					slog.String("path", v.URIPath),
 					slog.String("route", c.Path()),
 					slog.Int("status", v.Status),
 					slog.Duration("latency", v.Latency),
 					slog.Int64("bytes_out", v.ResponseSize),
-					slog.String("remote_ip", v.RemoteIP))
+					slog.String("remote_ip", v.RemoteIP),
+					slog.String("actor", actorOf(c)))
 				return nil
 			},
 		}),
@@ -63,6 +65,14 @@ func Stack(log *slog.Logger, metrics echo.MiddlewareFunc, bodyLimit string, requ
 		middleware.BodyLimit(bodyLimit),
 		middleware.ContextTimeout(requestTimeout),
 	}
+}
+
+// actorOf is the name of the token the request authenticated with, "" when it did not.
+func actorOf(c echo.Context) string {
+	if name := actor.From(c.Request().Context()); name != actor.System {
+		return name
+	}
+	return ""
 }
 
 // Optional returns mw, or middleware that does nothing when mw is nil (a module built

@@ -75,10 +75,10 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.WarnContext(c.Request().Context(), "unavailable", "request_id", RequestID(c), "err", err)
 		case status >= 500:
 			log.ErrorContext(c.Request().Context(), "internal error", "request_id", RequestID(c),
-				"method", c.Request().Method, "route", c.Path(), "err", err)
+				"method", Method(c), "route", c.Path(), "err", err)
 		}
 		c.Response().Header().Set(echo.HeaderContentType, ContentTypeProblem)
-		if c.Request().Method == http.MethodHead {
+		if Method(c) == http.MethodHead {
 			err = c.NoContent(status)
 		} else {
 			err = c.JSON(status, p)
@@ -101,9 +101,9 @@ func detailOf(c echo.Context, err error, status int) string {
 	}
 	switch status {
 	case http.StatusNotFound:
-		return "no such route: " + c.Request().Method + " " + c.Request().URL.Path
+		return "no such route: " + Method(c) + " " + c.Request().URL.Path
 	case http.StatusMethodNotAllowed:
-		return c.Request().Method + " is not allowed here; see the Allow header"
+		return Method(c) + " is not allowed here; see the Allow header"
 	case http.StatusRequestEntityTooLarge:
 		return "the request body is larger than the server accepts"
 	case http.StatusServiceUnavailable:

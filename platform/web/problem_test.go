@@ -61,14 +61,3 @@ func TestErrorsMapToProblemJSON(t *testing.T) {
 		})
 	}
 }
-
-func TestBearerAuth(t *testing.T) {
-	ok := func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
-	rec := serve(t, ok, BearerAuth("/", []string{"other-token-0123456", "right-token-0123456"}))
-	assert.Equal(t, http.StatusNoContent, rec.Code)
-
-	rec = serve(t, ok, BearerAuth("/", []string{"other-token-0123456"}))
-	assert.Equal(t, http.StatusUnauthorized, rec.Code)
-	assert.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer")
-	assert.Equal(t, ContentTypeProblem, rec.Header().Get("Content-Type"))
-}

@@ -10,11 +10,20 @@ import (
 	"usersvc/platform/apperr"
 )
 
-// PathUUID reads the path parameter name as a UUID: a 400 naming it when it is not one.
+// PathUUID reads the path parameter name as a UUID (ParseUUID).
 func PathUUID(c echo.Context, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Param(name))
-	if err != nil {
-		return uuid.Nil, apperr.Invalid("%s %q is not a UUID", name, c.Param(name))
+	return ParseUUID(name, c.Param(name))
+}
+
+// ParseUUID reads s, the value of parameter name, as a UUID in its canonical form only
+// (36 characters, lowercase, hyphenated: the form the API writes): a 400 naming it
+// otherwise. uuid.Parse also takes {…}, urn:uuid:…, 32 hex digits and upper case, which
+// would give one resource many URLs, caches and ETags.
+func ParseUUID(name, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil || id.String() != s {
+		return uuid.Nil, apperr.Invalid("%s %q is not a UUID in canonical form (lowercase, hyphenated, e.g. %s)",
+			name, s, "0192d3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d")
 	}
 	return id, nil
 }

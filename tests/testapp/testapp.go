@@ -23,8 +23,12 @@ import (
 	"usersvc/tests/testdb"
 )
 
-// Token is the API token test servers accept.
-const Token = "test-token-0123456789"
+// Token is the secret of the API token test servers accept; TokenName is its name, the
+// actor of the changes tests make.
+const (
+	Token     = "test-token-0123456789"
+	TokenName = "tests"
+)
 
 // Server is a running service on a database of its own.
 type Server struct {
@@ -74,7 +78,11 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 	}
 	environ := append([]string{
 		"DATABASE_URL=" + dbURL,
-		"API_TOKENS=" + Token,
+		"API_TOKENS=" + TokenName + ":" + Token,
+		// Tests send bursts (and wrong tokens) far beyond the default limits; the rate-limit
+		// tests set their own.
+		"USERSVC_RATE_LIMIT__PER_TOKEN=1000000", "USERSVC_RATE_LIMIT__TOKEN_BURST=1000000",
+		"USERSVC_RATE_LIMIT__PER_CLIENT=1000000", "USERSVC_RATE_LIMIT__CLIENT_BURST=1000000",
 		"USERSVC_PAGINATION__CURSOR_SECRET=test-cursor-secret-0123456789",
 		"USERSVC_LOG__LEVEL=" + logLevel(),
 		// Deliver events within a tenth of a second, and retry failures soon.

@@ -43,7 +43,7 @@ func newDatabase(t *testing.T, label string) string {
 func serverEnv(dbURL string, extra ...string) []string {
 	return append([]string{
 		"DATABASE_URL=" + dbURL,
-		"API_TOKENS=" + token,
+		"API_TOKENS=it:" + token,
 		"HTTP_ADDR=127.0.0.1:0",
 		"USERSVC_PAGINATION__CURSOR_SECRET=integration-cursor-secret-0123",
 	}, extra...)

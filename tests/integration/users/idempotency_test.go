@@ -152,7 +152,7 @@ func TestExpiredKeysAreForgottenAndCleanedUp(t *testing.T) {
 
 // Keys belong to a client: another token's same key is another request.
 func TestKeysAreScopedToTheClient(t *testing.T) {
-	s, err := testapp.Start("idem_owner", testapp.Options{Env: []string{"API_TOKENS=" + testapp.Token + ",second-token-0123456789"}})
+	s, err := testapp.Start("idem_owner", testapp.Options{Env: []string{"API_TOKENS=" + testapp.TokenName + ":" + testapp.Token + ",second:second-token-0123456789"}})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
 	key := "shared-key"
