@@ -13,11 +13,13 @@ GO_TEST_FLAGS ?= -count=1 -race -timeout 20m
 
 PROFILE     ?= full
 
+FUZZTIME     ?= 60s
+
 STRESS_PKG   ?= ./tests/faults/restart/
 STRESS_TEST  ?= TestEveryBackendTerminatedDuringLoad
 STRESS_COUNT ?= 50
 
-.PHONY: help run build test test-faults stress perf perf-tools lint docs module events migrate-up migrate-down migrate-status db-stop clean
+.PHONY: help run build test test-faults fuzz stress perf perf-tools lint docs module events migrate-up migrate-down migrate-status db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,6 +35,9 @@ test: ## unit, integration and fault-injection tests against a real PostgreSQL (
 
 test-faults: ## only the fault-injection tests (part of make test): own PostgreSQL cluster + TCP proxy
 	go test $(GO_TEST_FLAGS) ./tests/faults/...
+
+fuzz: ## run every Go fuzz target (func Fuzz… in any package) for FUZZTIME each (default 60s; FUZZ=regexp picks targets); no PostgreSQL needed
+	FUZZTIME='$(FUZZTIME)' scripts/fuzz '$(FUZZ)'
 
 stress: ## run one test STRESS_COUNT times while the whole suite loops alongside; fails if anything failed (STRESS_TEST, STRESS_PKG)
 	scripts/with-postgres -- scripts/stress-under-load '$(STRESS_PKG)' '$(STRESS_TEST)' $(STRESS_COUNT)

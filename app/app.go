@@ -212,6 +212,7 @@ func (a *App) routes() *echo.Echo {
 	for _, m := range a.modules {
 		m.Routes(api)
 	}
+	a.serveOpenAPI(e)
 	return e
 }
 

@@ -4,6 +4,8 @@
 package teams
 
 import (
+	_ "embed"
+
 	"github.com/go-gormigrate/gormigrate/v2"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -16,6 +18,9 @@ import (
 	"usersvc/platform/module"
 	"usersvc/platform/web"
 )
+
+//go:embed openapi.yaml
+var openAPI []byte
 
 // Module registers the teams feature into the app.
 type Module struct {
@@ -52,6 +57,9 @@ func (m *Module) Manifest() module.Manifest {
 		Handles: []events.Subscription{{Subscriber: "teams", Type: userapi.Deleted, Handle: m.store.userDeleted}},
 	}
 }
+
+// OpenAPI is the module's part of the API document: openapi.yaml, beside this file.
+func (*Module) OpenAPI() []byte { return openAPI }
 
 // Routes registers the module's endpoints on api (/api/v1, authenticated).
 func (m *Module) Routes(api *echo.Group) {

@@ -3,6 +3,8 @@
 package users
 
 import (
+	_ "embed"
+
 	"github.com/go-gormigrate/gormigrate/v2"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -15,6 +17,9 @@ import (
 	"usersvc/platform/module"
 	"usersvc/platform/web"
 )
+
+//go:embed openapi.yaml
+var openAPI []byte
 
 // Module registers the users feature into the app.
 type Module struct {
@@ -65,6 +70,9 @@ func (*Module) Models() []any { return []any{&User{}, &Event{}, &userCount{}, &u
 
 // Migrations are the module's schema changes, in order.
 func (*Module) Migrations() []*gormigrate.Migration { return migs.All() }
+
+// OpenAPI is the module's part of the API document: openapi.yaml, beside this file.
+func (*Module) OpenAPI() []byte { return openAPI }
 
 // Routes registers the module's endpoints on api (/api/v1, authenticated).
 func (m *Module) Routes(api *echo.Group) {

@@ -25,6 +25,10 @@ type Module interface {
 	Migrations() []*gormigrate.Migration
 	// Routes registers the module's endpoints under /api/v1, behind authentication.
 	Routes(api *echo.Group)
+	// OpenAPI is the module's part of the API document: a YAML fragment (by convention its
+	// embedded openapi.yaml) with the paths of its routes, relative to /api/v1, and the
+	// schemas they use; nil when it serves none. platform/apidoc merges it with the others.
+	OpenAPI() []byte
 	// Manifest declares what the module shares with the others.
 	Manifest() Manifest
 }

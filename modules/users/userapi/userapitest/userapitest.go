@@ -61,6 +61,9 @@ func (*Stub) Migrations() []*gormigrate.Migration {
 // Routes: the stub serves nothing.
 func (*Stub) Routes(*echo.Group) {}
 
+// OpenAPI: nothing served, nothing documented.
+func (*Stub) OpenAPI() []byte { return nil }
+
 // Manifest publishes what the users module publishes to others.
 func (*Stub) Manifest() module.Manifest {
 	return module.Manifest{Contract: "usersvc/modules/users/userapi", Views: []string{userapi.View}}
