@@ -13,6 +13,7 @@ func All() []*gormigrate.Migration {
 		createTeams(),
 		createTeamEvents(),
 		createTeamMembers(),
+		addTeamEventActor(),
 	}
 }
 

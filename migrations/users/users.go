@@ -18,6 +18,7 @@ func All() []*gormigrate.Migration {
 		countUsers(),
 		countRegistrationsInSlots(),
 		indexUserEmailsApartByPattern(),
+		addUserEventActor(),
 	}
 }
 

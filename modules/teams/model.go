@@ -48,6 +48,8 @@ type Event struct {
 	Action  string         `gorm:"type:text;not null;check:team_events_action_check,action IN ('created', 'updated', 'deleted', 'restored', 'member_added', 'member_changed', 'member_removed')"`
 	Changes entity.Changes `gorm:"type:jsonb;not null;default:'{}'"`
 	At      time.Time      `gorm:"type:timestamptz;not null"`
+	// Actor is who made the change: the name of the API token (package actor).
+	Actor string `gorm:"type:text;not null;check:team_events_actor_check,actor <> ''"`
 }
 
 // TableName pins the table name the migrations created.
@@ -55,7 +57,7 @@ func (Event) TableName() string { return "team_events" }
 
 // Entry is the event as the API shows it.
 func (e Event) Entry() entity.Entry {
-	return entity.Entry{ID: e.ID, Action: e.Action, Changes: e.Changes, At: e.At}
+	return entity.Entry{ID: e.ID, Action: e.Action, Actor: e.Actor, Changes: e.Changes, At: e.At}
 }
 
 // Member is one user's membership of a team (team_members), and as the API shows it. It

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"usersvc/modules/users/userapi"
+	"usersvc/platform/actor"
 	"usersvc/platform/apperr"
 	"usersvc/platform/db"
 	"usersvc/platform/entity"
@@ -27,8 +28,8 @@ type store struct {
 func newStore(d db.Transactor, cursors *db.Cursors, users userapi.Directory) *store {
 	return &store{db: d, users: users, Store: entity.NewStore[Team](d, cursors, entity.Kind[Team, Event]{
 		Module: "teams", Name: "team", Unique: map[string]string{"teams_name_lower_key": "name"}, AuditOwner: "team_id",
-		Audit: func(id uuid.UUID, action string, c entity.Changes, at time.Time) Event {
-			return Event{TeamID: id, Action: action, Changes: c, At: at}
+		Audit: func(id uuid.UUID, action string, c entity.Changes, at time.Time, actor string) Event {
+			return Event{TeamID: id, Action: action, Changes: c, At: at, Actor: actor}
 		},
 	})}
 }
@@ -180,8 +181,8 @@ func (s *store) userDeleted(ctx context.Context, ev events.Event) error {
 	return s.db.Transact(ctx, func(tx *gorm.DB) error {
 		return tx.Exec(`WITH gone AS (
 				DELETE FROM team_members WHERE user_id = ? AND user_generation <= ? RETURNING team_id, user_id)
-			INSERT INTO team_events (team_id, action, changes, at)
-			SELECT team_id, ?, jsonb_build_object('user_id', user_id, 'reason', 'user deleted'), ? FROM gone`,
-			c.UserID, c.Generation, MemberRemoved, s.Now()).Error
+			INSERT INTO team_events (team_id, action, changes, at, actor)
+			SELECT team_id, ?, jsonb_build_object('user_id', user_id, 'reason', 'user deleted'), ?, ? FROM gone`,
+			c.UserID, c.Generation, MemberRemoved, s.Now(), actor.From(ctx)).Error // the user's deleter
 	})
 }

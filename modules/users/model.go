@@ -53,6 +53,8 @@ type Event struct {
 	Action  string         `gorm:"type:text;not null;check:user_events_action_check,action IN ('created', 'updated', 'deleted', 'restored')"`
 	Changes entity.Changes `gorm:"type:jsonb;not null;default:'{}'"`
 	At      time.Time      `gorm:"type:timestamptz;not null"`
+	// Actor is who made the change: the name of the API token (package actor).
+	Actor string `gorm:"type:text;not null;check:user_events_actor_check,actor <> ''"`
 }
 
 // TableName pins the table name the migrations created.
@@ -60,5 +62,5 @@ func (Event) TableName() string { return "user_events" }
 
 // Entry is the event as the API shows it.
 func (e Event) Entry() entity.Entry {
-	return entity.Entry{ID: e.ID, Action: e.Action, Changes: e.Changes, At: e.At}
+	return entity.Entry{ID: e.ID, Action: e.Action, Actor: e.Actor, Changes: e.Changes, At: e.At}
 }

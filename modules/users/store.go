@@ -31,8 +31,8 @@ var uniqueFields = map[string]string{
 func newStore(d db.Transactor, cursors *db.Cursors, pub events.Publisher) *store {
 	return &store{db: d, cursors: cursors, events: pub, Store: entity.NewStore[User](d, cursors, entity.Kind[User, Event]{
 		Module: "users", Name: "user", Unique: uniqueFields, AuditOwner: "user_id",
-		Audit: func(id uuid.UUID, action string, c entity.Changes, at time.Time) Event {
-			return Event{UserID: id, Action: action, Changes: c, At: at}
+		Audit: func(id uuid.UUID, action string, c entity.Changes, at time.Time, actor string) Event {
+			return Event{UserID: id, Action: action, Changes: c, At: at, Actor: actor}
 		},
 		RestoreAlso: map[string]any{"generation": gorm.Expr("generation + 1")},
 		OnChange: func(ctx context.Context, tx *gorm.DB, action string, u *User) error {

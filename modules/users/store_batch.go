@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"usersvc/modules/users/userapi"
+	"usersvc/platform/actor"
 	"usersvc/platform/apperr"
 	"usersvc/platform/db"
 	"usersvc/platform/entity"
@@ -59,7 +60,7 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 		created := make([]*User, len(users))
 		for i := range users {
 			u := &users[i]
-			audit[i] = Event{UserID: u.ID, Action: ActionCreated, Changes: createdChanges(u), At: u.CreatedAt}
+			audit[i] = Event{UserID: u.ID, Action: ActionCreated, Changes: createdChanges(u), At: u.CreatedAt, Actor: actor.From(ctx)}
 			created[i] = u
 		}
 		if err := tx.Create(&audit).Error; err != nil {

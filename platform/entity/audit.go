@@ -52,10 +52,13 @@ func Apply(fields ...Field) Changes {
 	return c
 }
 
-// Entry is an audit row as the API shows it.
+// Entry is an audit row as the API shows it. Actor is who made the change: the name of the
+// API token (never its secret), "anonymous" with authentication off, "system" for changes
+// no request made, "unknown" for rows written before actors were recorded.
 type Entry struct {
 	ID      int64     `json:"id"`
 	Action  string    `json:"action"`
+	Actor   string    `json:"actor"`
 	Changes Changes   `json:"changes"`
 	At      time.Time `json:"at"`
 }

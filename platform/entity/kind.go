@@ -17,8 +17,9 @@ type Kind[T any, E Audit] struct {
 	Unique map[string]string
 	// AuditOwner is the audit table's column holding the entity's id ("user_id").
 	AuditOwner string
-	// Audit builds the audit row of a change.
-	Audit func(id uuid.UUID, action string, c Changes, at time.Time) E
+	// Audit builds the audit row of a change made by actor (the name of the token that made
+	// it; package actor).
+	Audit func(id uuid.UUID, action string, c Changes, at time.Time, actor string) E
 	// RestoreAlso are columns a restore sets besides deleted_at, updated_at and version.
 	RestoreAlso map[string]any
 	// OnChange, when set, runs in the transaction of every change, after its audit row:

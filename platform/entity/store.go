@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"usersvc/platform/actor"
 	"usersvc/platform/apperr"
 	"usersvc/platform/db"
 )
@@ -57,7 +58,7 @@ func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 // field when a unique index refuses it.
 func (s *Store[T, PT, E]) Create(ctx context.Context, row PT, created Changes) error {
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
-		audit := s.kind.Audit(row.EntityID(), Created, created, row.ChangedAt())
+		audit := s.kind.Audit(row.EntityID(), Created, created, row.ChangedAt(), actor.From(ctx))
 		if err := db.InsertBoth(tx, row, &audit); err != nil { // the row and its audit row: one round trip
 			return err
 		}
@@ -83,13 +84,15 @@ func (s *Store[T, PT, E]) Insert(ctx context.Context, build func(id uuid.UUID, a
 }
 
 // Audit writes an audit row for the entity id in tx: for a change of what belongs to it (a
-// member added), which does not make it a new version.
+// member added), which does not make it a new version. The actor is tx's context's.
 func (s *Store[T, PT, E]) Audit(tx *gorm.DB, id uuid.UUID, action string, c Changes) error {
 	return s.audit(tx, id, action, c, s.now())
 }
 
+// audit writes the audit row of a change, by the actor of tx's context (the request's token,
+// or the actor of the event a subscriber handles).
 func (s *Store[T, PT, E]) audit(tx *gorm.DB, id uuid.UUID, action string, c Changes, at time.Time) error {
-	row := s.kind.Audit(id, action, c, at)
+	row := s.kind.Audit(id, action, c, at, actor.From(tx.Statement.Context))
 	return tx.Create(&row).Error
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"gorm.io/gorm"
 
+	"usersvc/platform/actor"
 	"usersvc/platform/db"
 )
 
@@ -149,7 +150,7 @@ func (b *Bus) Publish(ctx context.Context, tx *gorm.DB, typ string, payloads ...
 		if err != nil {
 			return fmt.Errorf("events: %s: payload: %w", typ, err)
 		}
-		ev := Event{ID: id, Type: typ, At: at, Payload: raw}
+		ev := Event{ID: id, Type: typ, At: at, Payload: raw, Actor: actor.From(ctx)}
 		for _, s := range subscribers {
 			params = append(params, river.InsertManyParams{Args: delivery{Subscriber: s, Event: ev},
 				InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: b.cfg.MaxAttempts}})

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"gorm.io/gorm"
 
+	"usersvc/platform/actor"
 	"usersvc/platform/db"
 )
 
@@ -47,7 +48,7 @@ func (w *deliverer) Work(ctx context.Context, job *river.Job[delivery]) error {
 			return res.Error
 		}
 		if res.RowsAffected == 1 {
-			if err := handle(db.WithTx(ctx, tx), d.Event); err != nil {
+			if err := handle(actor.With(db.WithTx(ctx, tx), d.Event.Actor), d.Event); err != nil {
 				return fmt.Errorf("events: %s handling %s %s: %w", d.Subscriber, d.Event.Type, d.Event.ID, err)
 			}
 		}

@@ -30,6 +30,9 @@ type Event struct {
 	Type    string          `json:"type"` // "<module>.<what happened>", e.g. "user.deleted"
 	At      time.Time       `json:"at"`
 	Payload json.RawMessage `json:"payload"`
+	// Actor made the change the event announces; a subscriber's changes are recorded as
+	// made by it too ("" in events published before actors were recorded: actor.System).
+	Actor string `json:"actor,omitempty"`
 }
 
 // Decode unmarshals the event's payload into v.

@@ -37,10 +37,11 @@ func TestDeletingAUserEndsTheirMemberships(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, srv.Do(t, http.MethodGet, "/api/v1/teams?member="+user, nil).Status)
 
 	eventually(t, "user.deleted to remove the memberships", func() bool { return storedMemberships(t, user) == 0 })
-	var reason string
-	require.NoError(t, srv.DB.Raw(`SELECT changes->>'reason' FROM team_events
-		WHERE team_id = ? AND action = 'member_removed' AND changes->>'user_id' = ?`, b.ID, user).Scan(&reason).Error)
-	assert.Equal(t, "user deleted", reason)
+	var removed struct{ Reason, Actor string }
+	require.NoError(t, srv.DB.Raw(`SELECT changes->>'reason' AS reason, actor FROM team_events
+		WHERE team_id = ? AND action = 'member_removed' AND changes->>'user_id' = ?`, b.ID, user).Scan(&removed).Error)
+	assert.Equal(t, "user deleted", removed.Reason)
+	assert.Equal(t, testapp.TokenName, removed.Actor, "the delete's actor, carried by user.deleted (issue 10, finding 8)")
 
 	require.Equal(t, http.StatusOK, srv.Do(t, http.MethodPost, "/api/v1/users/"+user+"/restore", nil).Status)
 	var teams page[team]

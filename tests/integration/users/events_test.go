@@ -9,11 +9,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"usersvc/tests/testapp"
 )
 
 type event struct {
 	ID      int64          `json:"id"`
 	Action  string         `json:"action"`
+	Actor   string         `json:"actor"`
 	Changes map[string]any `json:"changes"`
 	At      time.Time      `json:"at"`
 }
@@ -45,6 +48,9 @@ func TestEventsRecordEveryChangeNewestFirst(t *testing.T) {
 		actions = append(actions, e.Action)
 	}
 	assert.Equal(t, []string{"restored", "deleted", "updated", "created"}, actions)
+	for _, e := range p.Items {
+		assert.Equal(t, testapp.TokenName, e.Actor, "%s: the token's name is the actor (issue 10, finding 8)", e.Action)
+	}
 	assert.Equal(t, map[string]any{"full_name": map[string]any{"from": u.FullName, "to": "Changed"}}, p.Items[2].Changes)
 	assert.Equal(t, map[string]any{"username": u.Username, "email": u.Email, "full_name": u.FullName}, p.Items[3].Changes)
 	assert.Nil(t, p.NextCursor)
@@ -94,4 +100,21 @@ func TestDeletedUserKeepsEvents(t *testing.T) {
 	u := register(t, "evdel")
 	del(t, u.ID)
 	assert.Len(t, events(t, u.ID, nil).Items, 2)
+}
+
+// A batch writes its audit rows itself: they name the actor too (issue 10, finding 8).
+func TestBatchEventsRecordTheActor(t *testing.T) {
+	name := "bactor" + unique()
+	resp := srv.Do(t, http.MethodPost, "/api/v1/users/batch", map[string]any{"users": []map[string]string{
+		{"username": name, "email": name + "@x.io"},
+	}})
+	require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
+	var created struct {
+		Items []user `json:"items"`
+	}
+	resp.JSON(t, &created)
+	require.Len(t, created.Items, 1)
+	p := events(t, created.Items[0].ID, nil)
+	require.Len(t, p.Items, 1)
+	assert.Equal(t, testapp.TokenName, p.Items[0].Actor)
 }

@@ -65,8 +65,8 @@ func seedStatements(tx *gorm.DB) error {
 		        'Seed ' || i, 1, now() - (i || ' minutes')::interval * 21, now(),
 		        CASE WHEN i % 10 = 0 THEN now() END
 		 FROM generate_series(1, 50000) AS i`,
-		`INSERT INTO user_events (user_id, action, changes, at)
-		 SELECT u.id, 'updated', '{}', u.created_at + (k || ' hours')::interval
+		`INSERT INTO user_events (user_id, action, changes, at, actor)
+		 SELECT u.id, 'updated', '{}', u.created_at + (k || ' hours')::interval, 'seed'
 		 FROM users u CROSS JOIN generate_series(1, 3) AS k`,
 		`ANALYZE users`,
 		`ANALYZE user_events`,

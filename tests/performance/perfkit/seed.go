@@ -99,12 +99,12 @@ func seedChunkOf(ctx context.Context, dbURL string, s SeedInfo, from, to int, st
 			CASE WHEN i % $3 = 0 THEN $4::timestamptz + i * $5::interval + interval '1 hour' END
 		FROM generate_series($1::int, $2::int) AS i`,
 		from, to, del, start, step)
-	batch.Queue(`INSERT INTO user_events (user_id, action, changes, at)
+	batch.Queue(`INSERT INTO user_events (user_id, action, changes, at, actor)
 		SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
 			CASE WHEN j = 1 THEN 'created' ELSE 'updated' END,
 			CASE WHEN j = 1 THEN jsonb_build_object('username', 'user' || lpad(i::text, 8, '0'))
 				ELSE jsonb_build_object('full_name', jsonb_build_object('from', 'v' || (j - 1), 'to', 'v' || j)) END,
-			$4::timestamptz + i * $5::interval + (j - 1) * interval '1 minute'
+			$4::timestamptz + i * $5::interval + (j - 1) * interval '1 minute', 'seed'
 		FROM generate_series($1::int, $2::int) AS i, generate_series(1, $3::int) AS j
 		ORDER BY i, j`,
 		from, to, s.EventsPerUser, start, step)

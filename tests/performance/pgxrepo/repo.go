@@ -93,9 +93,12 @@ func queryUser(ctx context.Context, q interface {
 	return u, err
 }
 
+// Actor is the actor of the baseline's audit rows, as the app records its token's name.
+const Actor = "perf"
+
 func insertEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, action string, changes map[string]any, at time.Time) error {
 	var eventID int64
-	return tx.QueryRow(ctx, SQLInsertEvent, id, action, changes, at).Scan(&eventID)
+	return tx.QueryRow(ctx, SQLInsertEvent, id, action, changes, at, Actor).Scan(&eventID)
 }
 
 // Register is BEGIN; WITH first AS (INSERT users) INSERT user_events … RETURNING id; COMMIT.
@@ -106,7 +109,7 @@ func (r *Repo) Register(ctx context.Context, reg users.Registration) (users.User
 	}
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		args := append(userArgs(&u), u.ID, users.ActionCreated,
-			map[string]any{"username": u.Username, "email": u.Email, "full_name": u.FullName}, u.CreatedAt)
+			map[string]any{"username": u.Username, "email": u.Email, "full_name": u.FullName}, u.CreatedAt, Actor)
 		_, err := tx.Exec(ctx, SQLCreate, args...)
 		return err
 	})

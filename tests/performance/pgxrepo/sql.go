@@ -9,10 +9,10 @@ package pgxrepo
 const (
 	SQLInsertUser = `INSERT INTO "users" ("id","username","email","full_name","version","created_at","updated_at","deleted_at","generation") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`
 	// SQLInsertEvent is every event insert (GORM reads back the identity column).
-	SQLInsertEvent = `INSERT INTO "user_events" ("user_id","action","changes","at") VALUES ($1,$2,$3,$4) RETURNING "id"`
+	SQLInsertEvent = `INSERT INTO "user_events" ("user_id","action","changes","at","actor") VALUES ($1,$2,$3,$4,$5) RETURNING "id"`
 	// SQLCreate is a registration: the user and its "created" event in one statement
 	// (db.InsertBoth), inside the transaction.
-	SQLCreate = `WITH first AS (` + SQLInsertUser + `) INSERT INTO "user_events" ("user_id","action","changes","at") VALUES ($10,$11,$12,$13) RETURNING "id"`
+	SQLCreate = `WITH first AS (` + SQLInsertUser + `) INSERT INTO "user_events" ("user_id","action","changes","at","actor") VALUES ($10,$11,$12,$13,$14) RETURNING "id"`
 
 	// SQLGet and SQLGetWithDeleted are a get by id (db.ByID: named columns, no LIMIT).
 	SQLGet            = SQLGetWithDeleted + ` AND "deleted_at" IS NULL`

@@ -1,0 +1,29 @@
+package users
+
+import (
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// addUserEventActor is frozen SQL: never edit it once committed; add a new migration instead.
+//
+// actor is who made the change: the name of the API token. Rows written before it are
+// 'unknown' (adding a column with a constant default rewrites nothing); the default is then
+// dropped, so a new row must name its actor, and the check (validated apart, without
+// blocking writes while it reads the table) refuses an empty one.
+func addUserEventActor() *gormigrate.Migration {
+	return &gormigrate.Migration{
+		ID: "202611281400_add_user_event_actor",
+		Migrate: func(tx *gorm.DB) error {
+			return exec(tx,
+				`ALTER TABLE user_events ADD COLUMN actor text NOT NULL DEFAULT 'unknown'`,
+				`ALTER TABLE user_events ALTER COLUMN actor DROP DEFAULT`,
+				`ALTER TABLE user_events ADD CONSTRAINT user_events_actor_check CHECK (actor <> '') NOT VALID`,
+				`ALTER TABLE user_events VALIDATE CONSTRAINT user_events_actor_check`,
+			)
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return exec(tx, `ALTER TABLE user_events DROP COLUMN actor`)
+		},
+	}
+}
