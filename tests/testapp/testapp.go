@@ -42,6 +42,7 @@ type Server struct {
 	drop      func() error
 	token     string
 	ownership *module.Ownership
+	openapi   *checker // validates every answer against the app's OpenAPI document
 }
 
 // Options adjust a test server.
@@ -118,6 +119,10 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 	if err == nil {
 		err = own.Register(a.DB())
 	}
+	var openapi *checker
+	if err == nil {
+		openapi, err = newChecker(a)
+	}
 	if err != nil {
 		_ = a.Close()
 		_ = drop()
@@ -137,7 +142,7 @@ func StartOn(dbURL string, drop func() error, opts Options) (*Server, error) {
 		return nil, err
 	}
 	hs := httptest.NewServer(a.Handler())
-	return &Server{URL: hs.URL, DBURL: dbURL, App: a, DB: a.DB(), Cfg: cfg, http: hs, drop: drop, token: Token, ownership: own}, nil
+	return &Server{URL: hs.URL, DBURL: dbURL, App: a, DB: a.DB(), Cfg: cfg, http: hs, drop: drop, token: Token, ownership: own, openapi: openapi}, nil
 }
 
 // migrateAt applies the migrations over a separate connection to dbURL.
@@ -169,6 +174,7 @@ func (s *Server) Close() error {
 	for _, v := range s.ownership.Violations() {
 		errs = append(errs, fmt.Errorf("table ownership: %s", v))
 	}
+	errs = append(errs, s.openapi.failures())
 	return errors.Join(append(errs, s.drop())...)
 }
 
@@ -197,17 +203,22 @@ func (r *Response) Map(t testing.TB) map[string]any {
 
 // Do sends an authenticated request. body is sent as JSON unless it is a string or []byte,
 // which are sent as they are. headers are name, value pairs; a name with value "" removes the
-// default (e.g. "Authorization", "").
+// default (e.g. "Authorization", ""). An answer the OpenAPI document does not allow fails t.
 func (s *Server) Do(t testing.TB, method, path string, body any, headers ...string) *Response {
 	t.Helper()
 	resp, err := s.Request(context.Background(), method, path, body, headers...)
+	if err != nil && resp != nil {
+		t.Error(err)
+		return resp
+	}
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	return resp
 }
 
-// Request is Do without a testing.TB, for goroutines.
+// Request is Do without a testing.TB, for goroutines. An answer the OpenAPI document does not
+// allow comes with an error saying why (and Close fails).
 func (s *Server) Request(ctx context.Context, method, path string, body any, headers ...string) (*Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
@@ -241,7 +252,8 @@ func (s *Server) Request(ctx context.Context, method, path string, body any, hea
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	var violation error
+	resp, err := s.openapi.client.Do(req.WithContext(context.WithValue(ctx, violationKey{}, &violation)))
 	if err != nil {
 		return nil, err
 	}
@@ -250,5 +262,5 @@ func (s *Server) Request(ctx context.Context, method, path string, body any, hea
 	if err != nil {
 		return nil, err
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, violation
 }
