@@ -66,6 +66,7 @@ func serve(t *testing.T, env []string) *server {
 	if err != nil {
 		t.Fatalf("server did not start listening: %v", err)
 	}
+	documents.watch(t, addr, env)
 	return &server{process: p, addr: addr, base: "http://" + addr}
 }
 
@@ -125,8 +126,9 @@ func (r *response) problem(t *testing.T) (status int, detail string) {
 }
 
 // client opens a new connection per request: no idle keep-alive connection survives to
-// blur what a shutting-down server does with new connections.
-var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+// blur what a shutting-down server does with new connections. Every answer of a server
+// serve started is validated against the OpenAPI document it serves (see documents).
+var client = &http.Client{Transport: documents}
 
 // request sends method path with an optional JSON body and bearer token ("" for none).
 func (s *server) request(ctx context.Context, method, path, body, bearer string) (*response, error) {

@@ -46,7 +46,7 @@ func TestMetricsStayBoundedUnderInventedMethods(t *testing.T) {
 	}
 	srv.Do(t, "BOGUSWARMUP", "/api/v1/users", nil) // the "other" series exist from here on
 	before := metricsSize()
-	client := &http.Client{}
+	client := srv.Client(t) // validates each answer, like Do
 	for i := range 1000 {
 		method := fmt.Sprintf("X%0120d", i) // 1,000 distinct 121-byte methods
 		req, err := http.NewRequest(method, srv.URL+"/api/v1/users", nil)
