@@ -1,6 +1,7 @@
 // Command newmodule generates a feature module that compiles, is registered and is tested:
 // model and audit table, a first migration, store, handlers (CRUD, soft delete and restore,
-// keyset list with name prefix search, audit trail), and its integration tests. `make module
+// keyset list with name prefix search, audit trail), its part of the OpenAPI document, and its
+// integration tests (which validate every answer against that document). `make module
 // NAME=widgets` runs it, then regenerates docs/modules.md.
 package main
 
@@ -27,12 +28,14 @@ type module struct {
 	Name     string // package, table and URL segment: "widgets"
 	Singular string // "widget": the audit table and column, messages
 	Type     string // "Widget": the model's Go type
+	Plural   string // "Widgets": in the OpenAPI operation ids (listWidgets)
 	ID       string // the first migration's timestamp, YYYYMMDDhhmm (UTC)
 }
 
 // files maps each template to the file it becomes.
 var files = map[string]string{
 	"module.go.tmpl":           "modules/{{name}}/module.go",
+	"openapi.yaml.tmpl":        "modules/{{name}}/openapi.yaml",
 	"model.go.tmpl":            "modules/{{name}}/model.go",
 	"store.go.tmpl":            "modules/{{name}}/store.go",
 	"handlers.go.tmpl":         "modules/{{name}}/handlers.go",
@@ -69,7 +72,8 @@ func generate(root, name, singular string, now time.Time) error {
 		return fmt.Errorf("the singular of %q (%q) must differ from it and be lowercase letters and digits; "+
 			"give SINGULAR=…", name, singular)
 	}
-	m := module{Name: name, Singular: singular, Type: strings.ToUpper(singular[:1]) + singular[1:], ID: now.Format("200601021504")}
+	m := module{Name: name, Singular: singular, Type: strings.ToUpper(singular[:1]) + singular[1:],
+		Plural: strings.ToUpper(name[:1]) + name[1:], ID: now.Format("200601021504")}
 	if _, err := os.Stat(filepath.Join(root, "modules", name)); err == nil {
 		return fmt.Errorf("modules/%s exists already", name)
 	}
@@ -96,9 +100,12 @@ func render(path, tmpl string, m module) error {
 	if err := t.Execute(&buf, m); err != nil {
 		return err
 	}
-	src, err := format.Source(buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("%s: generated code does not parse: %w", path, err)
+	src := buf.Bytes()
+	if strings.HasSuffix(path, ".go") {
+		var err error
+		if src, err = format.Source(src); err != nil {
+			return fmt.Errorf("%s: generated code does not parse: %w", path, err)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
