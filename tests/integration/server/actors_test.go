@@ -74,7 +74,10 @@ func TestChangesRecordTheTokensName(t *testing.T) {
 	assert.Equal(t, map[string]string{"created": "it", "updated": "ops"}, actors)
 
 	var logged []map[string]any
-	waitFor(t, func() bool { logged = accessLog(t, s, http.MethodPatch, "/api/v1/users/"+u.ID); return len(logged) == 1 })
+	waitFor(t, func() bool {
+		logged = accessLog(t, s, http.MethodPatch, "/api/v1/users/"+u.ID)
+		return len(logged) == 1
+	})
 	assert.Equal(t, "ops", logged[0]["actor"])
 	r = s.do(t, http.MethodGet, "/api/v1/users", "", "wrong-token-0123456789")
 	require.Equal(t, http.StatusUnauthorized, r.status)

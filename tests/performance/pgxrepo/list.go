@@ -143,7 +143,7 @@ func (r *Repo) Events(ctx context.Context, id uuid.UUID, beforeID int64, limit i
 	}
 	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (users.Event, error) {
 		var e users.Event
-		err := row.Scan(&e.ID, &e.UserID, &e.Action, &e.Changes, &e.At)
+		err := row.Scan(&e.ID, &e.UserID, &e.Action, &e.Changes, &e.At, &e.Actor)
 		return e, err
 	})
 	if err != nil {
