@@ -19,6 +19,7 @@ func All() []*gormigrate.Migration {
 		countRegistrationsInSlots(),
 		indexUserEmailsApartByPattern(),
 		addUserEventActor(),
+		keyUserEmails(),
 	}
 }
 

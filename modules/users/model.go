@@ -22,6 +22,11 @@ type User struct {
 	DeletedAt gorm.DeletedAt `gorm:"type:timestamptz"`
 	// Generation counts the user's lives: it grows at each restore (see userapi.Generation).
 	Generation int `gorm:"type:integer;not null;default:1"`
+	// EmailKey is the email's uniqueness key (canonicalEmail): unique among live users, never
+	// shown. It is written with the email and never read back (a user read from the table has
+	// it empty): only the unique index and the batch's conflict check look at it. Rows stored
+	// before migration 202611281800_key_user_emails have lower(email).
+	EmailKey string `gorm:"->:false;<-;type:text COLLATE \"C\";not null;index:users_email_key_key,unique,where:deleted_at IS NULL" json:"-"`
 }
 
 // Event actions, as stored in user_events.action.

@@ -36,11 +36,16 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 	now := s.Now()
 	users := make([]User, len(rs))
 	for i, r := range rs {
+		email, key, err := storedEmail(r.Email, usersPath(i)+".email")
+		if err != nil {
+			return nil, err
+		}
+		r.Email = email
 		id, err := entity.NewID("users")
 		if err != nil {
 			return nil, err
 		}
-		users[i] = *newUser(id, r, now)
+		users[i] = *newUser(id, r, key, now)
 	}
 	// Inserting in one global order (by lower(username)) makes concurrent batches take the
 	// username index's locks in the same order, so most overlapping batches queue instead of

@@ -27,8 +27,14 @@ var keysets = func() map[string]db.Keyset[User] {
 }()
 
 // List implements Repository. A prefix search in username order has a plan of its own
-// (searchByName); every other list is one filtered keyset query.
+// (searchByName); every other list is one filtered keyset query. An exact email is looked up
+// in its normal form, as stored (a Unicode domain finds its punycode), ASCII
+// case-insensitively; one that has no normal form is looked up as given (it finds nothing
+// stored since).
 func (s *store) List(ctx context.Context, q ListQuery) (db.Page[User], error) {
+	if email, err := normalizeEmail(q.Email); err == nil {
+		q.Email = email
+	}
 	if q.Q != "" && q.Sort == SortUsername {
 		return s.searchByName(ctx, q)
 	}

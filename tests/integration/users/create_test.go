@@ -19,7 +19,7 @@ func TestRegisterReturnsCreatedUser(t *testing.T) {
 	var u user
 	resp.JSON(t, &u)
 	assert.Equal(t, name, u.Username, "case is kept as given")
-	assert.Equal(t, name+"@Example.com", u.Email)
+	assert.Equal(t, name+"@example.com", u.Email, "the email's local part keeps its case, the domain is stored lowercase")
 	assert.Equal(t, "Ada Lovelace", u.FullName)
 	assert.Equal(t, 1, u.Version)
 	assert.Nil(t, u.DeletedAt)
