@@ -18,20 +18,51 @@ import (
 	"usersvc/platform/entity"
 )
 
-// errBatchConflict carries which item of a batch conflicted out of the transaction.
+// errBatchConflict carries the first item of a batch that collides, on which fields and with
+// whom, out of the transaction.
 type errBatchConflict struct {
 	index int
+	taken []taken // username first, then email
+}
+
+// taken is a field of an item that someone else holds: an earlier item of the batch (by its
+// index) or a stored live user (-1).
+type taken struct {
 	field string
+	by    int
 }
 
+// Error reads "users[1]: email is already taken by users[0]", "users[0]: username and email
+// are already taken by a stored user", or "users[2]: username is already taken by users[0],
+// email by a stored user".
 func (e *errBatchConflict) Error() string {
-	return fmt.Sprintf("users[%d]: %s is already taken", e.index, e.field)
+	holder := func(by int) string {
+		if by < 0 {
+			return "a stored user"
+		}
+		return usersPath(by)
+	}
+	head := usersPath(e.index) + ": "
+	if len(e.taken) == 2 && e.taken[0].by == e.taken[1].by {
+		return head + "username and email are already taken by " + holder(e.taken[0].by)
+	}
+	parts := make([]string, len(e.taken))
+	for k, t := range e.taken {
+		parts[k] = t.field + " by " + holder(t.by)
+		if k == 0 {
+			parts[k] = t.field + " is already taken by " + holder(t.by)
+		}
+	}
+	return head + strings.Join(parts, ", ")
 }
 
-// RegisterBatch implements Repository. All rows go in one multi-row INSERT … ON CONFLICT DO
-// NOTHING: rows that would break a unique index (against stored users or earlier items of the
-// batch) are skipped rather than failing the statement, so the first missing row names the
-// first conflicting item; then the transaction is rolled back and nothing is stored.
+// RegisterBatch implements Repository. Emails are stored in their normal form, with their
+// keys. A batch whose items collide with one another is refused before anything is written.
+// Otherwise all rows go in one multi-row INSERT … ON CONFLICT DO NOTHING: rows that would
+// break a unique index (against stored users) are skipped rather than failing the statement.
+// Either way the conflict named is that of the first colliding item in request order, with
+// every field of it that collides and with whom (findBatchConflict); the transaction is
+// rolled back and nothing is stored.
 func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, error) {
 	now := s.Now()
 	users := make([]User, len(rs))
@@ -54,6 +85,9 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 	sorted := slices.Clone(users)
 	slices.SortFunc(sorted, func(a, b User) int { return strings.Compare(db.ASCIILower(a.Username), db.ASCIILower(b.Username)) })
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		if firstConflict(users, storedHolds{}) != nil { // items collide with one another
+			return findBatchConflict(tx, users)
+		}
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sorted)
 		if res.Error != nil {
 			return res.Error
@@ -83,35 +117,64 @@ func (s *store) RegisterBatch(ctx context.Context, rs []Registration) ([]User, e
 	return users, nil
 }
 
-// findBatchConflict finds the first item that was not inserted and which of its fields
-// collided: the username when a live user (stored before, or an earlier item) has it.
+// findBatchConflict names the first item, in request order, that collides with an earlier
+// item or with a stored live user, and every field of it that does (username
+// case-insensitively, email by its key, or by lower(email) against rows stored before the
+// key existed). It reads which of the items' values live users hold, leaving out the batch's
+// own rows if they were inserted.
 func findBatchConflict(tx *gorm.DB, users []User) error {
 	ids := make([]uuid.UUID, len(users))
+	names := make([]string, len(users))
+	keys := make([]string, len(users))
+	lowers := make([]string, len(users))
 	for i := range users {
-		ids[i] = users[i].ID
+		ids[i], names[i], keys[i], lowers[i] = users[i].ID, db.ASCIILower(users[i].Username), users[i].EmailKey,
+			db.ASCIILower(users[i].Email)
 	}
-	var inserted []uuid.UUID
-	if err := tx.Model(&User{}).Where("id IN ?", ids).Pluck("id", &inserted).Error; err != nil {
+	var rows []struct{ Name, EmailKey, Email string }
+	err := tx.Model(&User{}).Select("lower(username) AS name", "email_key", "lower(email) AS email").
+		Where("id NOT IN ? AND (lower(username) IN ? OR email_key IN ? OR lower(email) IN ?)", ids, names, keys, lowers).
+		Scan(&rows).Error
+	if err != nil {
 		return err
 	}
-	in := make(map[uuid.UUID]bool, len(inserted))
-	for _, id := range inserted {
-		in[id] = true
+	held := storedHolds{names: map[string]bool{}, keys: map[string]bool{}, emails: map[string]bool{}}
+	for _, r := range rows {
+		held.names[r.Name], held.keys[r.EmailKey], held.emails[r.Email] = true, true, true
 	}
+	if c := firstConflict(users, held); c != nil {
+		return c
+	}
+	return errors.New("users: batch inserted fewer rows than given, yet no item collides")
+}
+
+// storedHolds are the lowercased usernames, email keys and lowercased emails of live users
+// that items of a batch also have.
+type storedHolds struct{ names, keys, emails map[string]bool }
+
+// firstConflict is the first item in request order whose username or email an earlier item
+// or a stored user (held) holds; nil when none does.
+func firstConflict(users []User, held storedHolds) *errBatchConflict {
+	names := make(map[string]int, len(users))
+	keys := make(map[string]int, len(users))
 	for i := range users {
-		if in[users[i].ID] {
-			continue
+		name, key := db.ASCIILower(users[i].Username), users[i].EmailKey
+		var t []taken
+		// An earlier item holding a value a stored user holds too would have been named first.
+		if j, ok := names[name]; ok {
+			t = append(t, taken{field: "username", by: j})
+		} else if held.names[name] {
+			t = append(t, taken{field: "username", by: -1})
 		}
-		var n int64
-		err := tx.Model(&User{}).Where("lower(username) = ?", db.ASCIILower(users[i].Username)).Count(&n).Error
-		if err != nil {
-			return err
+		if j, ok := keys[key]; ok {
+			t = append(t, taken{field: "email", by: j})
+		} else if held.keys[key] || held.emails[db.ASCIILower(users[i].Email)] {
+			t = append(t, taken{field: "email", by: -1})
 		}
-		field := "email"
-		if n > 0 {
-			field = "username"
+		if len(t) > 0 {
+			return &errBatchConflict{index: i, taken: t}
 		}
-		return &errBatchConflict{index: i, field: field}
+		names[name], keys[key] = i, i
 	}
-	return fmt.Errorf("users: batch inserted fewer rows than given, yet every row is present")
+	return nil
 }

@@ -96,3 +96,51 @@ func TestBatchRejectsBadEnvelopes(t *testing.T) {
 		})
 	}
 }
+
+// A batch conflict names the first colliding item in request order (not in the order rows
+// are inserted, by lower(username)), every field of it that really collides, and with whom:
+// an earlier item or a stored user (issue 10, finding 6).
+func TestBatchConflictNamesFirstItemFieldAndHolder(t *testing.T) {
+	stored := register(t, "zed")
+	taken := stored.Email
+	cases := []struct {
+		name   string
+		items  func(u string) [][2]string // username, email
+		detail string
+	}{
+		{"same email, the later item sorts first by username", func(u string) [][2]string {
+			return [][2]string{{"zz1" + u, "same" + u + "@x.io"}, {"aa1" + u, "same" + u + "@x.io"}}
+		}, "users[1]: email is already taken by users[0]"},
+		{"first item takes a stored email, second repeats its username", func(u string) [][2]string {
+			return [][2]string{{"bob" + u, taken}, {"BOB" + u, "bob2" + u + "@x.io"}}
+		}, "users[0]: email is already taken by a stored user"},
+		{"an item repeats both fields of an earlier one", func(u string) [][2]string {
+			return [][2]string{{"ann" + u, "ann" + u + "@x.io"}, {"ANN" + u, "ANN" + u + "@X.IO"}}
+		}, "users[1]: username and email are already taken by users[0]"},
+		{"an item repeats an earlier username and takes a stored email", func(u string) [][2]string {
+			return [][2]string{{"cy" + u, "cy" + u + "@x.io"}, {"CY" + u, taken}}
+		}, "users[1]: username is already taken by users[0], email by a stored user"},
+		{"an item takes both fields of a stored user", func(u string) [][2]string {
+			return [][2]string{{"dee" + u, "dee" + u + "@x.io"}, {stored.Username, taken}}
+		}, "users[1]: username and email are already taken by a stored user"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := unique()
+			var items []map[string]string
+			for _, it := range tc.items(u) {
+				items = append(items, map[string]string{"username": it[0], "email": it[1]})
+			}
+			unchanged(t, func() {
+				resp := srv.Do(t, http.MethodPost, "/api/v1/users/batch", map[string]any{"users": items})
+				p := requireProblem(t, resp, http.StatusConflict, tc.detail)
+				assert.Equal(t, tc.detail, p.Detail)
+			})
+			for _, it := range items {
+				if !strings.EqualFold(it["username"], stored.Username) {
+					assert.Empty(t, list(t, url.Values{"username": {it["username"]}, "state": {"all"}}).Items, "%s stored", it["username"])
+				}
+			}
+		})
+	}
+}

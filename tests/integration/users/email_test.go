@@ -88,7 +88,7 @@ func TestLookAlikeEmailsCannotShareABatch(t *testing.T) {
 			}
 			unchanged(t, func() {
 				resp := srv.Do(t, http.MethodPost, "/api/v1/users/batch", map[string]any{"users": items})
-				requireProblem(t, resp, la.status, "users[1]"+la.want(": email is already taken", "."))
+				requireProblem(t, resp, la.status, "users[1]"+la.want(": email is already taken by users[0]", "."))
 			})
 		})
 	}
