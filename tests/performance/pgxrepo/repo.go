@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,20 +60,25 @@ func NewUser(reg users.Registration, at time.Time) (users.User, error) {
 		Version: 1, Generation: 1, CreatedAt: at, UpdatedAt: at}, nil
 }
 
-// userArgs are u's values in userColumns order.
+// userArgs are u's values in userColumns order. The email's key is the one the users module
+// computes for an ASCII address (the suites store only those).
 func userArgs(u *users.User) []any {
 	var deleted *time.Time
 	if u.DeletedAt.Valid {
 		deleted = &u.DeletedAt.Time
 	}
-	return []any{u.ID, u.Username, u.Email, u.FullName, u.Version, u.CreatedAt, u.UpdatedAt, deleted, u.Generation}
+	return []any{u.ID, u.Username, u.Email, u.FullName, u.Version, u.CreatedAt, u.UpdatedAt, deleted, u.Generation, strings.ToLower(u.Email)}
 }
 
-// scanUser reads one users row selected with SELECT *.
+// scanUser reads one users row, selected with SELECT * or the model's named columns.
 func scanUser(row pgx.CollectableRow) (users.User, error) {
 	var u users.User
 	var deleted *time.Time
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.FullName, &u.Version, &u.CreatedAt, &u.UpdatedAt, &deleted, &u.Generation)
+	dst := []any{&u.ID, &u.Username, &u.Email, &u.FullName, &u.Version, &u.CreatedAt, &u.UpdatedAt, &deleted, &u.Generation}
+	if len(row.FieldDescriptions()) > len(dst) {
+		dst = append(dst, new(string)) // SELECT *'s email_key, which the model never reads back (like GORM)
+	}
+	err := row.Scan(dst...)
 	if deleted != nil {
 		u.DeletedAt.Time, u.DeletedAt.Valid = *deleted, true
 	}

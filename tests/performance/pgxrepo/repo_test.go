@@ -107,7 +107,7 @@ func TestBulkInsertsWriteEveryRow(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, p.Items, 7, name)
 	}
-	require.Equal(t, 65535/9, MaxRowsPerInsert, "PostgreSQL's 65535 parameters over the users table's 9 columns")
+	require.Equal(t, 65535/10, MaxRowsPerInsert, "PostgreSQL's 65535 parameters over the users table's 10 columns")
 	st, err := r.Stats(ctx, 30)
 	require.NoError(t, err)
 	require.EqualValues(t, 9+35, st.Active)

@@ -7,12 +7,12 @@ package pgxrepo
 
 // The statements, byte for byte as GORM renders them. pgbench scripts may replay them too.
 const (
-	SQLInsertUser = `INSERT INTO "users" ("id","username","email","full_name","version","created_at","updated_at","deleted_at","generation") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`
+	SQLInsertUser = `INSERT INTO "users" ("id","username","email","full_name","version","created_at","updated_at","deleted_at","generation","email_key") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`
 	// SQLInsertEvent is every event insert (GORM reads back the identity column).
 	SQLInsertEvent = `INSERT INTO "user_events" ("user_id","action","changes","at","actor") VALUES ($1,$2,$3,$4,$5) RETURNING "id"`
 	// SQLCreate is a registration: the user and its "created" event in one statement
 	// (db.InsertBoth), inside the transaction.
-	SQLCreate = `WITH first AS (` + SQLInsertUser + `) INSERT INTO "user_events" ("user_id","action","changes","at","actor") VALUES ($10,$11,$12,$13,$14) RETURNING "id"`
+	SQLCreate = `WITH first AS (` + SQLInsertUser + `) INSERT INTO "user_events" ("user_id","action","changes","at","actor") VALUES ($11,$12,$13,$14,$15) RETURNING "id"`
 
 	// SQLGet and SQLGetWithDeleted are a get by id (db.ByID: named columns, no LIMIT).
 	SQLGet            = SQLGetWithDeleted + ` AND "deleted_at" IS NULL`
@@ -56,7 +56,7 @@ const (
 )
 
 // userColumns is the users table's column list in INSERT order.
-var userColumns = []string{"id", "username", "email", "full_name", "version", "created_at", "updated_at", "deleted_at", "generation"}
+var userColumns = []string{"id", "username", "email", "full_name", "version", "created_at", "updated_at", "deleted_at", "generation", "email_key"}
 
 // maxParams is PostgreSQL's limit of bind parameters in one statement.
 const maxParams = 65535
