@@ -14,10 +14,12 @@ import (
 // any method may also return apperr.ErrUnavailable when the database cannot answer.
 type Repository interface {
 	// Register stores a new user and its "created" event. ErrConflict, naming the field,
-	// when a live user already has the username or email (case-insensitively).
+	// when a live user already has the username (case-insensitively) or the email (the same
+	// address: its key, see email.go).
 	Register(ctx context.Context, r Registration) (*User, error)
 	// RegisterBatch stores every registration or none, in one transaction. ErrConflict names
-	// the first conflicting item as users[i] and the field.
+	// the first conflicting item in request order as users[i], each field that collides, and
+	// who holds it (an earlier users[j], or a stored user).
 	RegisterBatch(ctx context.Context, rs []Registration) ([]User, error)
 	// Get returns a user. ErrNotFound when there is none, or it is deleted and
 	// includeDeleted is false.
