@@ -36,6 +36,7 @@ type App struct {
 	events      *events.Bus
 	echo        *echo.Echo
 	handler     http.Handler // echo, with HEAD served wherever GET is
+	apiDoc      []byte       // the OpenAPI document, served at /api/v1/openapi.json
 }
 
 // New opens the database and wires the modules and routes. The layers, outermost first:
@@ -113,6 +114,15 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry, modules fu
 			DDLLockTimeout:   cfg.Migrations.DDLLockTimeout,
 			Logger:           log,
 		})}
+	doc, err := OpenAPI(mods, cfg)
+	if err == nil {
+		a.apiDoc, err = doc.MarshalJSON()
+	}
+	if err != nil {
+		// The fragments are compiled in: two modules defining one path or schema, or an
+		// invalid fragment, is a programming error the app refuses to start with.
+		return nil, fmt.Errorf("app: the OpenAPI document: %w", err)
+	}
 	a.echo = a.routes()
 	a.handler = web.HeadAsGet(a.echo)
 	return a, nil

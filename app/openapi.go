@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -39,20 +38,10 @@ func (a *App) CheckOpenAPI(doc *openapi3.T) error {
 	return apidoc.CheckRoutes(doc, routes)
 }
 
-// serveOpenAPI serves the document at GET and HEAD /api/v1/openapi.json (no token: the auth
-// middleware lets this path through). The document is built once, here: the modules'
-// fragments are compiled in, so a document that does not build — two modules defining the
-// same path or schema, an invalid fragment — is a programming error, and the app refuses to
-// start with it (like regexp.MustCompile) rather than serve a broken one.
+// serveOpenAPI serves the document wire built at GET and HEAD /api/v1/openapi.json (no
+// token: the auth middleware lets this path through).
 func (a *App) serveOpenAPI(e *echo.Echo) {
-	doc, err := a.OpenAPI()
-	if err != nil {
-		panic(fmt.Errorf("app: the OpenAPI document: %w", err))
-	}
-	body, err := doc.MarshalJSON()
-	if err != nil {
-		panic(fmt.Errorf("app: the OpenAPI document: %w", err))
-	}
+	body := a.apiDoc
 	e.Match([]string{http.MethodGet, http.MethodHead}, apidoc.Path, func(c echo.Context) error {
 		if _, err := web.Query(c); err != nil {
 			return err
