@@ -15,6 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
+// pgReadOnly is SQLSTATE read_only_sql_transaction.
+const pgReadOnly = "25006"
+
 // idlePingAfter is pgx's own rule, kept: a connection idle longer than this is pinged before
 // reuse, whatever else happened (a server or proxy may close idle connections).
 const idlePingAfter = time.Second
@@ -66,8 +69,14 @@ func (w *lossWatch) shouldPing(_ context.Context, p stdlib.ShouldPingParams) boo
 
 // onPgError is pgconn's OnPgError: like pgx's default it closes the connection on a FATAL
 // error, and it records a loss if the session had been established (a refused login is a
-// failed connect, which the caller sees as such).
+// failed connect, which the caller sees as such). It also closes a connection that answered
+// 25006 (read-only transaction): it reaches a server that cannot take writes (a standby, a
+// demoted primary), and reused it would fail every write; a new connection finds the primary
+// (target_session_attrs=read-write in a multi-host URL).
 func (w *lossWatch) onPgError(c *pgconn.PgConn, pgErr *pgconn.PgError) bool {
+	if pgErr.Code == pgReadOnly {
+		return false
+	}
 	if !strings.EqualFold(pgErr.SeverityUnlocalized, "FATAL") && !strings.EqualFold(pgErr.Severity, "FATAL") {
 		return true
 	}

@@ -88,18 +88,23 @@ var sqlStateClass = map[string]Class{
 	"57P05": ClassConnectionLost, // idle_session_timeout
 	"57P03": ClassUnavailable,    // cannot_connect_now (starting up / shutting down)
 	"53300": ClassUnavailable,    // too_many_connections
-	"57014": ClassTimeout,        // query_canceled (statement_timeout)
-	"23505": ClassClient,         // unique_violation
-	"23503": ClassClient,         // foreign_key_violation
-	"23514": ClassClient,         // check_violation
-	"23502": ClassClient,         // not_null_violation
-	"22001": ClassClient,         // string_data_right_truncation
-	"22P02": ClassClient,         // invalid_text_representation
-	"22003": ClassClient,         // numeric_value_out_of_range
-	"22007": ClassClient,         // invalid_datetime_format
-	"22008": ClassClient,         // datetime_field_overflow
-	"22021": ClassClient,         // character_not_in_repertoire (invalid UTF-8, NUL)
-	"22P05": ClassClient,         // untranslatable_character
+	// read_only_sql_transaction: the server is not (or no longer) the primary, as after a
+	// failover that left a pooled connection on a demoted server, or one behind a pooler
+	// that now points at a standby. The primary is unavailable on that connection, which
+	// is closed (db's onPgError), so a retry connects afresh; not the client's fault.
+	"25006": ClassUnavailable,
+	"57014": ClassTimeout, // query_canceled (statement_timeout)
+	"23505": ClassClient,  // unique_violation
+	"23503": ClassClient,  // foreign_key_violation
+	"23514": ClassClient,  // check_violation
+	"23502": ClassClient,  // not_null_violation
+	"22001": ClassClient,  // string_data_right_truncation
+	"22P02": ClassClient,  // invalid_text_representation
+	"22003": ClassClient,  // numeric_value_out_of_range
+	"22007": ClassClient,  // invalid_datetime_format
+	"22008": ClassClient,  // datetime_field_overflow
+	"22021": ClassClient,  // character_not_in_repertoire (invalid UTF-8, NUL)
+	"22P05": ClassClient,  // untranslatable_character
 }
 
 // badValueCodes are the data exceptions caused by a value the request supplied; others in

@@ -34,6 +34,7 @@ func TestClassify(t *testing.T) {
 		{"idle session timeout", pg("57P05"), ClassConnectionLost},
 		{"starting up or shutting down", pg("57P03"), ClassUnavailable},
 		{"too many connections", pg("53300"), ClassUnavailable},
+		{"read-only transaction (a standby, or a primary demoted by a failover)", pg("25006"), ClassUnavailable},
 		{"connection exception class", pg("08006"), ClassUnavailable},
 		{"statement timeout", pg("57014"), ClassTimeout},
 		{"unique violation through gorm translation", fmt.Errorf("%w: %w", gorm.ErrDuplicatedKey, pg("23505")), ClassClient},
