@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
@@ -25,18 +26,21 @@ import (
 
 // App is the wired service.
 type App struct {
-	cfg         Config
-	log         *slog.Logger
-	db          *gorm.DB
-	modules     []Module
-	migrator    *migrations.Runner
-	breaker     *resilience.Breaker
-	telemetry   *telemetry
-	idempotency *idempotency.Store
-	events      *events.Bus
-	echo        *echo.Echo
-	handler     http.Handler // echo, with HEAD served wherever GET is
-	apiDoc      []byte       // the OpenAPI document, served at /api/v1/openapi.json
+	cfg Config
+	log *slog.Logger
+	db  *gorm.DB
+	// migrationsDB is where migrations run: db, or a small pool of its own straight to the
+	// primary (migrations.url) when db goes through a transaction-mode pooler.
+	migrationsDB *gorm.DB
+	modules      []Module
+	migrator     *migrations.Runner
+	breaker      *resilience.Breaker
+	telemetry    *telemetry
+	idempotency  *idempotency.Store
+	events       *events.Bus
+	echo         *echo.Echo
+	handler      http.Handler // echo, with HEAD served wherever GET is
+	apiDoc       []byte       // the OpenAPI document, served at /api/v1/openapi.json
 }
 
 // New opens the database and wires the modules and routes. The layers, outermost first:
@@ -62,15 +66,25 @@ func NewWith(ctx context.Context, cfg Config, log *slog.Logger, modules func(Dep
 	if err != nil {
 		return nil, err
 	}
-	a, err := wire(cfg, log, gdb, tel, modules)
+	migDB := gdb
+	if cfg.Migrations.URL != "" {
+		if migDB, err = db.Open(ctx, migrationsDBConfig(cfg), log); err != nil {
+			_ = db.Close(gdb)
+			return nil, fmt.Errorf("app: migrations.url: %w", err)
+		}
+	}
+	a, err := wire(cfg, log, gdb, migDB, tel, modules)
 	if err != nil {
 		_ = db.Close(gdb)
+		if migDB != gdb {
+			_ = db.Close(migDB)
+		}
 		return nil, err
 	}
 	return a, nil
 }
 
-func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry, modules func(Deps) []Module) (*App, error) {
+func wire(cfg Config, log *slog.Logger, gdb, migDB *gorm.DB, tel *telemetry, modules func(Deps) []Module) (*App, error) {
 	cursors, err := newCursors(cfg.Pagination.CursorSecret)
 	if err != nil {
 		return nil, err
@@ -83,7 +97,7 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry, modules fu
 		return nil, err
 	}
 	r := cfg.Resilience.Retry
-	runner := db.NewRunner(gdb, db.RunnerConfig{
+	runnerCfg := db.RunnerConfig{
 		Retry: resilience.RetryPolicy{
 			MaxAttempts: r.MaxAttempts, InitialBackoff: r.InitialBackoff, MaxBackoff: r.MaxBackoff, MaxElapsed: r.MaxElapsed,
 		},
@@ -92,7 +106,11 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry, modules fu
 		Budget:      cfg.Resilience.OperationTimeout,
 		Logger:      log,
 		Metrics:     db.NewMetrics(tel.registry, metricsNamespace),
-	})
+	}
+	if cfg.Database.Pooler == PoolerTransaction {
+		runnerCfg.TxStatementTimeout = cfg.Database.StatementTimeout
+	}
+	runner := db.NewRunner(gdb, runnerCfg)
 	idem := idempotency.NewStore(runner, cfg.Idempotency.TTL, log)
 	bus, err := newBus(cfg, log, gdb, runner, idem)
 	if err != nil {
@@ -108,7 +126,8 @@ func wire(cfg Config, log *slog.Logger, gdb *gorm.DB, tel *telemetry, modules fu
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker, telemetry: tel, idempotency: idem, events: bus,
-		migrator: migrations.NewRunner(gdb, plan, migrations.Options{
+		migrationsDB: migDB,
+		migrator: migrations.NewRunner(migDB, plan, migrations.Options{
 			LockTimeout:      cfg.Migrations.LockTimeout,
 			StatementTimeout: cfg.Migrations.StatementTimeout,
 			DDLLockTimeout:   cfg.Migrations.DDLLockTimeout,
@@ -138,7 +157,17 @@ func dbConfig(cfg Config) db.Config {
 		MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
 		ConnectTimeout: cfg.Database.ConnectTimeout, SlowQueryThreshold: cfg.Database.SlowQueryThreshold,
+		TransactionPooling: cfg.Database.Pooler == PoolerTransaction,
 	}
+}
+
+// migrationsDBConfig is a small pool to migrations.url: migrations run one at a time, and
+// its connections close soon after (readiness reads the migration state through it too).
+func migrationsDBConfig(cfg Config) db.Config {
+	c := dbConfig(cfg)
+	c.URL, c.TransactionPooling = cfg.Migrations.URL, false
+	c.MaxOpenConns, c.MaxIdleConns, c.ConnMaxIdleTime = 2, 1, time.Minute
+	return c
 }
 
 // newBus builds the event bus over the app's pool; its periodic jobs run on River's elected
@@ -267,5 +296,9 @@ func (a *App) Close() error {
 	defer cancel()
 	err := a.events.Stop(ctx)
 	a.breaker.Close()
-	return errors.Join(err, db.Close(a.db))
+	err = errors.Join(err, db.Close(a.db))
+	if a.migrationsDB != a.db {
+		err = errors.Join(err, db.Close(a.migrationsDB))
+	}
+	return err
 }

@@ -126,10 +126,18 @@ type DatabaseConfig struct {
 	ConnMaxLifetime    time.Duration `koanf:"conn_max_lifetime"`
 	ConnMaxIdleTime    time.Duration `koanf:"conn_max_idle_time"`
 	SlowQueryThreshold time.Duration `koanf:"slow_query_threshold"`
+	// Pooler is "transaction" when URL reaches PostgreSQL through a pooler in transaction
+	// mode (PgBouncer pool_mode=transaction); empty: a direct connection or session pooling.
+	Pooler string `koanf:"pooler"`
 }
+
+// PoolerTransaction is the database.pooler value of a transaction-mode pooler.
+const PoolerTransaction = "transaction"
 
 // MigrationsConfig configures schema migration.
 type MigrationsConfig struct {
+	// URL is where migrations run, straight to the primary; empty: database.url.
+	URL              string        `koanf:"url"`
 	Auto             bool          `koanf:"auto"`
 	LockTimeout      time.Duration `koanf:"lock_timeout"`
 	StatementTimeout time.Duration `koanf:"statement_timeout"`
@@ -363,6 +371,21 @@ func (c *Config) validate() error {
 	}
 	if _, err := pgx.ParseConfig(c.Database.URL); err != nil {
 		bad("database.url", "is not a valid PostgreSQL connection URL") // the error would echo a password
+	}
+	if u := c.Migrations.URL; u != "" {
+		if _, err := pgx.ParseConfig(u); err != nil {
+			bad("migrations.url", "is not a valid PostgreSQL connection URL")
+		}
+	}
+	switch c.Database.Pooler {
+	case "":
+	case PoolerTransaction:
+		if c.Migrations.URL == "" {
+			bad("migrations.url", "must name PostgreSQL directly when database.pooler is %q: the migration "+
+				"lock is held by a session, which transaction pooling would hand to other clients", PoolerTransaction)
+		}
+	default:
+		bad("database.pooler", "must be empty (a direct connection) or %q, got %q", PoolerTransaction, c.Database.Pooler)
 	}
 	if c.Database.MaxOpenConns < 1 {
 		bad("database.max_open_conns", "must be at least 1, got %d", c.Database.MaxOpenConns)

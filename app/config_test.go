@@ -310,6 +310,10 @@ func TestValidateNamesKeys(t *testing.T) {
 		{"gc percent zero", []string{"USERSVC_RUNTIME__GC_PERCENT=0"}, []string{"runtime.gc_percent"}},
 		{"pprof without a metrics listener", []string{"USERSVC_METRICS__PPROF=true"}, []string{"metrics.pprof"}},
 		{"empty service name", []string{"USERSVC_SERVICE_NAME="}, []string{"service_name"}},
+		{"unknown pooler", []string{"USERSVC_DATABASE__POOLER=statement"}, []string{"database.pooler"}},
+		{"transaction pooler, migrations through it", []string{"USERSVC_DATABASE__POOLER=transaction"},
+			[]string{"migrations.url", "must name PostgreSQL directly"}},
+		{"bad migrations url", []string{"USERSVC_MIGRATIONS__URL=postgres://h:notaport/db"}, []string{"migrations.url"}},
 		{"every problem at once", []string{"USERSVC_LOG__LEVEL=loud", "USERSVC_DATABASE__MAX_IDLE_CONNS=9", "API_TOKENS=short"},
 			[]string{"log.level", "database.max_idle_conns", "auth.tokens[0]"}},
 	} {

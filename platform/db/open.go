@@ -28,6 +28,12 @@ type Config struct {
 	ConnMaxIdleTime    time.Duration
 	ConnectTimeout     time.Duration // bound on the startup ping
 	SlowQueryThreshold time.Duration // queries slower than this are logged at warn
+	// TransactionPooling: URL reaches PostgreSQL through a pooler in transaction mode
+	// (PgBouncer), where consecutive transactions of one client connection run on different
+	// server connections. Statements are then sent without named prepared statements, and
+	// StatementTimeout is left to the Runner (SET LOCAL in each transaction): a startup
+	// parameter would be refused by PgBouncer, and a session SET would leak to other clients.
+	TransactionPooling bool
 	// OnConnectionLost, when set, is told each time an established connection is found
 	// broken (by a statement or by the ping before reuse): for metrics.
 	OnConnectionLost func()
@@ -47,13 +53,23 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*gorm.DB, error
 	if cfg.ApplicationName != "" {
 		pgxCfg.RuntimeParams["application_name"] = cfg.ApplicationName
 	}
-	pgxCfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	if cfg.TransactionPooling {
+		// Exec mode sends Parse/Bind/Execute of an unnamed statement in one message, so the
+		// pooler cannot move the client between them; the default mode's cache of named
+		// prepared statements would name statements that exist on another server connection.
+		pgxCfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	} else {
+		pgxCfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	}
 	if cfg.ConnectTimeout > 0 {
 		pgxCfg.ConnectTimeout = cfg.ConnectTimeout
 	}
 
 	// After a connection is found broken, the ones idle since are pinged before reuse.
 	losses := newLossWatch(cfg.OnConnectionLost)
+	if cfg.TransactionPooling {
+		pgxCfg.DialFunc = withoutCancelRequests(pgxCfg.DialFunc)
+	}
 	pgxCfg.DialFunc = losses.dial(pgxCfg.DialFunc)
 	pgxCfg.OnPgError = losses.onPgError
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"log/slog"
@@ -54,6 +55,10 @@ type RunnerConfig struct {
 	Budget  time.Duration
 	Logger  *slog.Logger // failed attempts, with the request id; nil: discard
 	Metrics *Metrics     // nil: none
+	// TxStatementTimeout, when positive, is set with SET LOCAL at the start of each
+	// transaction: behind a transaction-mode pooler, where the connection's startup
+	// parameter cannot carry it (see Config.TransactionPooling). 0: the connection's own.
+	TxStatementTimeout time.Duration
 }
 
 // NewRunner returns a Runner over gdb.
@@ -201,6 +206,11 @@ func (r *Runner) transactOnce(ctx context.Context, fn func(tx *gorm.DB) error) (
 			tx.Rollback() // also on panic; a rollback error changes nothing for the caller
 		}
 	}()
+	if ms := r.cfg.TxStatementTimeout.Milliseconds(); ms > 0 {
+		if err := tx.Exec("SET LOCAL statement_timeout = " + strconv.FormatInt(ms, 10)).Error; err != nil {
+			return expired(ctx, err)
+		}
+	}
 	if err := fn(tx); err != nil {
 		return expired(ctx, err)
 	}
