@@ -68,6 +68,9 @@ func Start(label string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Under `make test-pgbouncer` the app goes through the pooler (Env comes after the
+	// DATABASE_URL StartOn sets, so it wins); Server.DBURL stays the direct URL.
+	opts.Env = append(testdb.ServiceEnv(dbURL), opts.Env...)
 	return StartOn(dbURL, drop, opts)
 }
 

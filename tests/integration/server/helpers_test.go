@@ -40,13 +40,13 @@ func newDatabase(t *testing.T, label string) string {
 
 // serverEnv is the environment of a server on dbURL, listening on a port of its own; extra
 // entries (KEY=value) come last, so they replace earlier ones with the same name.
+// Under `make test-pgbouncer` the server reaches a test database through the pooler.
 func serverEnv(dbURL string, extra ...string) []string {
-	return append([]string{
-		"DATABASE_URL=" + dbURL,
-		"API_TOKENS=it:" + token,
+	return append(append(testdb.ServiceEnv(dbURL),
+		"API_TOKENS=it:"+token,
 		"HTTP_ADDR=127.0.0.1:0",
 		"USERSVC_PAGINATION__CURSOR_SECRET=integration-cursor-secret-0123",
-	}, extra...)
+	), extra...)
 }
 
 // server is a running `server serve`.

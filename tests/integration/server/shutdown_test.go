@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"usersvc/tests/testdb"
 )
 
 type patchResult struct {
@@ -122,19 +124,25 @@ func userFullName(t *testing.T, conn *pgx.Conn, id string) string {
 	return name
 }
 
-// requireNoServerConnections waits until the server's connections are gone from the database.
+// requireNoServerConnections waits until the server's connections are gone from the database
+// (under `make test-pgbouncer`, from the pooler: its own server connections stay pooled).
 func requireNoServerConnections(t *testing.T, monitor *pgx.Conn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n := -1
+	n, lastErr := -1, error(nil)
 	err := eventually(ctx, 20*time.Millisecond, func() bool {
 		var err error
-		n, err = serverBackends(ctx, monitor, false)
+		defer func() { lastErr = err }()
+		if addr := testdb.PoolerAddr(); addr != "" {
+			n, err = testdb.PoolerClients(ctx, addr, monitor.Config().Database)
+		} else {
+			n, err = serverBackends(ctx, monitor, false)
+		}
 		return err == nil && n == 0
 	})
 	if err != nil {
-		t.Fatalf("pg_stat_activity still shows %d connection(s) with application_name %q: %v", n, appName, err)
+		t.Fatalf("still %d connection(s) of the server (application_name %q): %v (last error: %v)", n, appName, err, lastErr)
 	}
 }
 
