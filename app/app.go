@@ -32,15 +32,18 @@ type App struct {
 	// migrationsDB is where migrations run: db, or a small pool of its own straight to the
 	// primary (migrations.url) when db goes through a transaction-mode pooler.
 	migrationsDB *gorm.DB
-	modules      []Module
-	migrator     *migrations.Runner
-	breaker      *resilience.Breaker
-	telemetry    *telemetry
-	idempotency  *idempotency.Store
-	events       *events.Bus
-	echo         *echo.Echo
-	handler      http.Handler // echo, with HEAD served wherever GET is
-	apiDoc       []byte       // the OpenAPI document, served at /api/v1/openapi.json
+	// replicas serve GET requests' reads when database.replicas is set; nil otherwise.
+	replicas      *db.Replicas
+	closeReplicas func() error // stops their sampling and closes their pools
+	modules       []Module
+	migrator      *migrations.Runner
+	breaker       *resilience.Breaker
+	telemetry     *telemetry
+	idempotency   *idempotency.Store
+	events        *events.Bus
+	echo          *echo.Echo
+	handler       http.Handler // echo, with HEAD served wherever GET is
+	apiDoc        []byte       // the OpenAPI document, served at /api/v1/openapi.json
 }
 
 // New opens the database and wires the modules and routes. The layers, outermost first:
@@ -84,7 +87,7 @@ func NewWith(ctx context.Context, cfg Config, log *slog.Logger, modules func(Dep
 	return a, nil
 }
 
-func wire(cfg Config, log *slog.Logger, gdb, migDB *gorm.DB, tel *telemetry, modules func(Deps) []Module) (*App, error) {
+func wire(cfg Config, log *slog.Logger, gdb, migDB *gorm.DB, tel *telemetry, modules func(Deps) []Module) (_ *App, err error) {
 	cursors, err := newCursors(cfg.Pagination.CursorSecret)
 	if err != nil {
 		return nil, err
@@ -110,6 +113,16 @@ func wire(cfg Config, log *slog.Logger, gdb, migDB *gorm.DB, tel *telemetry, mod
 	if cfg.Database.Pooler == PoolerTransaction {
 		runnerCfg.TxStatementTimeout = cfg.Database.StatementTimeout
 	}
+	replicas, closeReplicas, err := openReplicas(cfg, log, gdb, tel)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = closeReplicas()
+		}
+	}()
+	runnerCfg.Replicas = replicas
 	runner := db.NewRunner(gdb, runnerCfg)
 	idem := idempotency.NewStore(runner, cfg.Idempotency.TTL, log)
 	bus, err := newBus(cfg, log, gdb, runner, idem)
@@ -125,7 +138,7 @@ func wire(cfg Config, log *slog.Logger, gdb, migDB *gorm.DB, tel *telemetry, mod
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, breaker: breaker, telemetry: tel, idempotency: idem, events: bus,
+	a := &App{cfg: cfg, log: log, db: gdb, modules: mods, replicas: replicas, closeReplicas: closeReplicas, breaker: breaker, telemetry: tel, idempotency: idem, events: bus,
 		migrationsDB: migDB,
 		migrator: migrations.NewRunner(migDB, plan, migrations.Options{
 			LockTimeout:      cfg.Migrations.LockTimeout,
@@ -248,6 +261,9 @@ func (a *App) routes() *echo.Echo {
 		e.GET("/metrics", echo.WrapHandler(a.telemetry.handler()))
 	}
 	api := e.Group("/api/v1")
+	if a.replicas != nil {
+		api.Use(consistency)
+	}
 	for _, m := range a.modules {
 		m.Routes(api)
 	}
@@ -296,7 +312,7 @@ func (a *App) Close() error {
 	defer cancel()
 	err := a.events.Stop(ctx)
 	a.breaker.Close()
-	err = errors.Join(err, db.Close(a.db))
+	err = errors.Join(err, a.closeReplicas(), db.Close(a.db))
 	if a.migrationsDB != a.db {
 		err = errors.Join(err, db.Close(a.migrationsDB))
 	}

@@ -129,6 +129,10 @@ type DatabaseConfig struct {
 	// Pooler is "transaction" when URL reaches PostgreSQL through a pooler in transaction
 	// mode (PgBouncer pool_mode=transaction); empty: a direct connection or session pooling.
 	Pooler string `koanf:"pooler"`
+	// Replicas are URLs of streaming replicas that serve reads (empty: all on url).
+	Replicas            []string      `koanf:"replicas"`
+	ReplicaMaxStaleness time.Duration `koanf:"replica_max_staleness"`
+	ReplicaWait         time.Duration `koanf:"replica_wait"`
 }
 
 // PoolerTransaction is the database.pooler value of a transaction-mode pooler.
@@ -371,6 +375,17 @@ func (c *Config) validate() error {
 	}
 	if _, err := pgx.ParseConfig(c.Database.URL); err != nil {
 		bad("database.url", "is not a valid PostgreSQL connection URL") // the error would echo a password
+	}
+	for i, u := range c.Database.Replicas {
+		if _, err := pgx.ParseConfig(u); err != nil {
+			bad(fmt.Sprintf("database.replicas[%d]", i), "is not a valid PostgreSQL connection URL")
+		}
+	}
+	if len(c.Database.Replicas) > 0 && c.Database.ReplicaMaxStaleness < 10*time.Millisecond {
+		bad("database.replica_max_staleness", "must be at least 10ms, got %s", c.Database.ReplicaMaxStaleness)
+	}
+	if c.Database.ReplicaWait < 0 {
+		bad("database.replica_wait", "must be 0 or more, got %s", c.Database.ReplicaWait)
 	}
 	if u := c.Migrations.URL; u != "" {
 		if _, err := pgx.ParseConfig(u); err != nil {

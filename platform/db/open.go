@@ -34,6 +34,9 @@ type Config struct {
 	// StatementTimeout is left to the Runner (SET LOCAL in each transaction): a startup
 	// parameter would be refused by PgBouncer, and a session SET would leak to other clients.
 	TransactionPooling bool
+	// NoStartupPing opens without connecting: a replica may be down when the service starts
+	// and is used once it answers.
+	NoStartupPing bool
 	// OnConnectionLost, when set, is told each time an established connection is found
 	// broken (by a statement or by the ping before reuse): for metrics.
 	OnConnectionLost func()
@@ -100,6 +103,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*gorm.DB, error
 		return nil, fmt.Errorf("db: open %s: %w", where, err)
 	}
 
+	if cfg.NoStartupPing {
+		return gdb, nil
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {

@@ -59,6 +59,9 @@ type RunnerConfig struct {
 	// transaction: behind a transaction-mode pooler, where the connection's startup
 	// parameter cannot carry it (see Config.TransactionPooling). 0: the connection's own.
 	TxStatementTimeout time.Duration
+	// Replicas, when set, serve the reads whose context allows it (ReadFromReplica), and
+	// each transaction records its WAL position for contexts that ask (RecordCommits).
+	Replicas *Replicas
 }
 
 // NewRunner returns a Runner over gdb.
@@ -114,7 +117,11 @@ func (r *Runner) Transact(ctx context.Context, fn func(tx *gorm.DB) error) error
 		// Joined: a savepoint, so a failure (a 409, say) leaves the outer transaction usable.
 		return domainError(tx.WithContext(ctx).Transaction(fn))
 	}
-	return r.run(ctx, "transact", retryableWrite, func(ctx context.Context) error { return r.transactOnce(ctx, fn) })
+	err := r.run(ctx, "transact", retryableWrite, func(ctx context.Context) error { return r.transactOnce(ctx, fn) })
+	if err == nil && r.cfg.Replicas != nil {
+		recordCommit(ctx, r.db, r.cfg.Logger)
+	}
+	return err
 }
 
 // Read runs fn outside a transaction, for queries.
@@ -122,6 +129,13 @@ func (r *Runner) Read(ctx context.Context, fn func(db *gorm.DB) error) error {
 	ctx = r.tag(ctx)
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return domainError(fn(tx.WithContext(ctx))) // joined: sees the outer transaction's writes
+	}
+	if after, ok := replicaRead(ctx); ok && r.cfg.Replicas != nil {
+		if served, err := r.cfg.Replicas.read(ctx, after, fn); served {
+			err = domainError(err)
+			r.cfg.Metrics.operation("read", outcome(err))
+			return err
+		}
 	}
 	return r.run(ctx, "read", retryableRead, func(ctx context.Context) error { return fn(r.db.WithContext(ctx)) })
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"usersvc/tests/clusterkit"
 	"usersvc/tests/testapp"
 )
 
@@ -58,9 +59,9 @@ type write struct {
 }
 
 func drill(t *testing.T, mode string) result {
-	c := startCluster(t, mode)
-	s, err := testapp.StartOn(c.serviceURL(), nil, testapp.Options{
-		MigrateURL: c.primaryURL(),
+	c := clusterkit.Start(t, mode)
+	s, err := testapp.StartOn(c.ServiceURL(), nil, testapp.Options{
+		MigrateURL: c.PrimaryURL(),
 		Env: []string{
 			// Resume quickly: a short open period of the breaker, and a pool that finds the
 			// new primary on its next connect (target_session_attrs in the URL).
@@ -119,11 +120,11 @@ func drill(t *testing.T, mode string) result {
 	}
 
 	time.Sleep(2 * time.Second)
-	c.run(t, "stop-primary")
+	c.Run(t, "stop-primary")
 	mu.Lock()
 	stoppedAt = time.Now() // the primary is gone: a write started from now on needs the new one
 	mu.Unlock()
-	c.run(t, "promote")
+	c.Run(t, "promote")
 	promotedAfter := time.Since(stoppedAt)
 
 	deadline := time.Now().Add(resumeWithin + 5*time.Second)
@@ -146,7 +147,7 @@ func drill(t *testing.T, mode string) result {
 	assert.Empty(t, conflicts, "writes whose retry with the same Idempotency-Key got 409")
 
 	// Every acknowledged write is on the new primary, once, with the id it was acknowledged with.
-	stored := c.users(t)
+	stored := users(t, c)
 	var r result
 	attempts, unknown := 0, 0
 	for _, wr := range writes {
@@ -214,10 +215,10 @@ func isOutcomeUnknown(resp *testapp.Response) bool {
 }
 
 // users reads every user on the new primary: username → id.
-func (c *cluster) users(t *testing.T) map[string]string {
+func users(t *testing.T, c *clusterkit.Cluster) map[string]string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.standbyURL())
+	conn, err := pgx.Connect(ctx, c.StandbyURL())
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT username, id::text FROM users`)

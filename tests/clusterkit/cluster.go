@@ -1,0 +1,104 @@
+// Package clusterkit gives tests a replicated topology of their own: a primary, its
+// streaming standby and a PgBouncer, made by scripts/cluster in a directory of the test's own
+// on free ports, destroyed when the test ends.
+package clusterkit
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// Cluster is a primary, its streaming standby and a PgBouncer, made by scripts/cluster.
+type Cluster struct {
+	dir  string
+	base int // primary on base, standby on base+1, pgbouncer on base+2
+}
+
+// Start brings one up (mode: --sync, --sync=remote_apply or --async) and destroys it when t
+// ends.
+func Start(t *testing.T, mode string) *Cluster {
+	t.Helper()
+	// Not t.TempDir: its parent is private to this user, and the servers run as postgres.
+	dir, err := os.MkdirTemp("", "usersvc-failover-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{dir: dir, base: freePorts(t, 3)}
+	t.Cleanup(func() {
+		c.Run(t, "destroy")
+		_ = os.RemoveAll(dir)
+	})
+	c.Run(t, "up", mode)
+	return c
+}
+
+// Run runs scripts/cluster CMD (stop-primary, promote, …) on this cluster, failing t when it
+// fails.
+func (c *Cluster) Run(t *testing.T, cmd string, args ...string) {
+	t.Helper()
+	script := filepath.Join(repoRoot(), "scripts", "cluster")
+	all := append([]string{cmd, "--dir", c.dir, "--base-port", strconv.Itoa(c.base)}, args...)
+	if out, err := exec.Command(script, all...).CombinedOutput(); err != nil {
+		t.Fatalf("scripts/cluster %v: %v\n%s", all, err, out)
+	}
+}
+
+func (c *Cluster) url(ports ...int) string {
+	hosts := ""
+	for i, p := range ports {
+		if i > 0 {
+			hosts += ","
+		}
+		hosts += fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	return "postgres://postgres@" + hosts + "/usersvc?sslmode=disable"
+}
+
+// ServiceURL names both servers: pgx keeps the one that takes writes.
+func (c *Cluster) ServiceURL() string {
+	return c.url(c.base, c.base+1) + "&target_session_attrs=read-write"
+}
+
+// PrimaryURL is the first primary, directly.
+func (c *Cluster) PrimaryURL() string { return c.url(c.base) }
+
+// StandbyURL is the standby (the primary after a promotion), directly.
+func (c *Cluster) StandbyURL() string { return c.url(c.base + 1) }
+
+// PoolerURL is the primary through PgBouncer in transaction mode.
+func (c *Cluster) PoolerURL() string { return c.url(c.base + 2) }
+
+// repoRoot is the module's root: this file's directory, two levels up.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// freePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
+func freePorts(t *testing.T, n int) int {
+	t.Helper()
+	for range 200 {
+		base := 20000 + rand.IntN(30000)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			_ = l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free ports")
+	return 0
+}
