@@ -19,7 +19,7 @@ STRESS_PKG   ?= ./tests/faults/restart/
 STRESS_TEST  ?= TestEveryBackendTerminatedDuringLoad
 STRESS_COUNT ?= 50
 
-.PHONY: help run build test test-faults fuzz stress perf perf-tools lint docs module events migrate-up migrate-down migrate-status db-stop clean
+.PHONY: help run build test test-faults fuzz stress perf perf-tools lint docs module events migrate-up migrate-down migrate-status db-stop cluster-up cluster-down cluster-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -76,6 +76,15 @@ events: build ## module events of the dev database: ARGS="list [--state pending|
 
 db-stop: ## stop the project-local PostgreSQL cluster, if one was started
 	scripts/with-postgres stop
+
+cluster-up: ## start a primary, its streaming standby and PgBouncer in .data/cluster (ARGS="--async", "--sync=remote_apply", "--base-port N")
+	scripts/cluster up $(ARGS)
+
+cluster-down: ## stop the replicated cluster (data kept; scripts/cluster destroy deletes it)
+	scripts/cluster down $(ARGS)
+
+cluster-status: ## each cluster member: running, role, replication state and lag
+	scripts/cluster status $(ARGS)
 
 clean: ## remove build output (not the local cluster's data in .data/)
 	rm -rf bin
