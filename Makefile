@@ -19,7 +19,7 @@ STRESS_PKG   ?= ./tests/faults/restart/
 STRESS_TEST  ?= TestEveryBackendTerminatedDuringLoad
 STRESS_COUNT ?= 50
 
-.PHONY: help run build test test-faults fuzz stress perf perf-tools lint docs module events migrate-up migrate-down migrate-status db-stop cluster-up cluster-down cluster-status clean
+.PHONY: help run build test test-pgbouncer test-faults fuzz stress perf perf-tools lint docs module events migrate-up migrate-down migrate-status db-stop cluster-up cluster-down cluster-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ run: build ## serve the API on http://127.0.0.1:8080 (dev token: dev-token-chang
 
 test: ## unit, integration and fault-injection tests against a real PostgreSQL (a fresh database per package)
 	scripts/with-postgres -- go test $(GO_TEST_FLAGS) ./...
+
+test-pgbouncer: ## the integration suite with the service behind PgBouncer in transaction mode (database.pooler; installs pgbouncer)
+	scripts/with-postgres -- scripts/pgbouncer run -- go test $(GO_TEST_FLAGS) ./tests/integration/... ./tests/testapp/...
 
 test-faults: ## only the fault-injection tests (part of make test): own PostgreSQL cluster + TCP proxy
 	go test $(GO_TEST_FLAGS) ./tests/faults/...
