@@ -236,7 +236,9 @@ func (s *Replicas) read(ctx context.Context, after LSN, fn func(*gorm.DB) error)
 	}
 	err = m.Breaker.Do(ctx, func(ctx context.Context) error { return fn(m.DB.WithContext(ctx)) })
 	switch resilience.Classify(err) {
-	case resilience.ClassConnectionLost, resilience.ClassUnavailable, resilience.ClassTimeout:
+	// ClassContention: a standby cancels a query that conflicts with replaying the primary's
+	// changes (40001, "conflict with recovery"); the primary has no such conflict.
+	case resilience.ClassConnectionLost, resilience.ClassUnavailable, resilience.ClassTimeout, resilience.ClassContention:
 		if ctx.Err() == nil {
 			m.fresh.Store(0)
 			s.cfg.Logger.Warn("replica read failed; served by the primary", "replica", m.Name, "err", err)
