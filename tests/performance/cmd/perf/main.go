@@ -32,6 +32,7 @@ import (
 	"usersvc/tests/performance/report"
 	"usersvc/tests/performance/resilience"
 	"usersvc/tests/performance/scale"
+	"usersvc/tests/performance/topology"
 	"usersvc/tests/testdb"
 )
 
@@ -141,6 +142,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (int, error) {
 		r.Suites = append(r.Suites, suites...)
 	}
 	runners := append(append(append(plans.Suites(), load.Suites()...), resilience.Suites()...), scale.Suites()...)
+	runners = append(runners, topology.Suites()...)
 	for _, s := range runners {
 		if !selected(s.ID) || ctx.Err() != nil {
 			continue

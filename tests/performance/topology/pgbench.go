@@ -1,0 +1,87 @@
+package topology
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"time"
+
+	"usersvc/tests/performance/perfkit"
+)
+
+// pgbenchRun is one run of pgbench's built-in select-only script (-S: one SELECT of
+// pgbench_accounts by primary key per transaction).
+type pgbenchRun struct {
+	url       string // the bench database, directly or through PgBouncer
+	mode      string // -M: simple, extended or prepared
+	clients   int
+	dur       time.Duration
+	poolerPID int // PgBouncer, whose CPU is split out (0: not in the path)
+}
+
+func (r pgbenchRun) args() []string {
+	return []string{"-n", "-S", "-M", r.mode, "-c", strconv.Itoa(r.clients), "-j", strconv.Itoa(min(2, r.clients)),
+		"-T", strconv.Itoa(wholeSeconds(r.dur)), r.url}
+}
+
+// pgbenchResult is what one pgbench run reported.
+type pgbenchResult struct {
+	tps       float64 // without initial connection time
+	latencyMS float64 // average
+	processed int64
+	cpu       cpuSplit
+}
+
+func runPgbench(ctx context.Context, bin string, r pgbenchRun) (pgbenchResult, error) {
+	cmd := exec.CommandContext(ctx, bin, r.args()...)
+	cmd.Env = append(os.Environ(), "PGAPPNAME="+perfkit.ApplicationName+"-pgbench")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	before := sampleCPU(0, r.poolerPID, 0)
+	runErr := cmd.Run()
+	after := sampleCPU(0, r.poolerPID, 0)
+	res, parseErr := parsePgbench(out.String())
+	if err := errors.Join(runErr, parseErr); err != nil {
+		return res, fmt.Errorf("topology: pgbench %v: %w; its output:\n%s", r.args()[:len(r.args())-1], err, out.String())
+	}
+	if cmd.ProcessState != nil {
+		res.cpu = split(before, after, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime(), res.processed)
+	}
+	return res, nil
+}
+
+var (
+	// pgbench 14+ says "without initial connection time", 13 "excluding connections establishing".
+	pgbenchTPS       = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)`)
+	pgbenchLatency   = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
+	pgbenchProcessed = regexp.MustCompile(`(?m)^number of transactions actually processed: (\d+)`)
+	pgbenchFailed    = regexp.MustCompile(`(?m)^number of failed transactions: (\d+)`)
+)
+
+// parsePgbench reads pgbench's summary; a run with failed transactions or none is an error.
+func parsePgbench(out string) (pgbenchResult, error) {
+	var res pgbenchResult
+	m := pgbenchTPS.FindStringSubmatch(out)
+	if m == nil {
+		return res, errors.New("no tps line in the output")
+	}
+	res.tps, _ = strconv.ParseFloat(m[1], 64)
+	if m := pgbenchLatency.FindStringSubmatch(out); m != nil {
+		res.latencyMS, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := pgbenchProcessed.FindStringSubmatch(out); m != nil {
+		res.processed, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := pgbenchFailed.FindStringSubmatch(out); m != nil && m[1] != "0" {
+		return res, fmt.Errorf("%s failed transactions", m[1])
+	}
+	if res.processed == 0 || res.tps <= 0 {
+		return res, errors.New("no transaction was processed")
+	}
+	return res, nil
+}
