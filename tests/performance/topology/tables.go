@@ -73,9 +73,9 @@ func (x *suite) tables() {
 	for _, group := range httpCases {
 		for _, c := range group {
 			key := c.key()
-			x.s.Higher("http_"+key+"_rps", median(x.httpSeries(key, rpsOf)))
-			x.s.Metric("http_"+key+"_p99_ms", median(x.httpSeries(key, p99Of)))
-			x.s.Metric("cpu_us_per_"+key, median(cpuTotals(x.httpCPU(key))))
+			x.higher("http_"+key+"_rps", median(x.httpSeries(key, rpsOf)))
+			x.metric("http_"+key+"_p99_ms", median(x.httpSeries(key, p99Of)))
+			x.metric("cpu_us_per_"+key, median(cpuTotals(x.httpCPU(key))))
 		}
 	}
 	x.pgbenchTable()
@@ -109,8 +109,8 @@ func (x *suite) pgbenchTable() {
 		p := pc.key()
 		row := []string{c.mode, fmt.Sprint(c.clients), f0(median(x.pgSeries(d, tps))), "", "", f2(median(x.pgSeries(d, lat))), "", "",
 			f0(median(x.pgSeries(d, cpu))), "", ""}
-		x.s.Higher("pgbench_select_"+d+"_tps", median(x.pgSeries(d, tps)))
-		x.s.Metric("pgbench_select_"+d+"_latency_ms", median(x.pgSeries(d, lat)))
+		x.higher("pgbench_select_"+d+"_tps", median(x.pgSeries(d, tps)))
+		x.metric("pgbench_select_"+d+"_latency_ms", median(x.pgSeries(d, lat)))
 		if _, ok := x.pg[p]; !ok {
 			for _, i := range []int{3, 4, 6, 7, 9, 10} {
 				row[i] = "–"
@@ -124,12 +124,12 @@ func (x *suite) pgbenchTable() {
 		row[6], row[7] = f2(median(x.pgSeries(p, lat))), f0(added)
 		row[9], row[10] = f0(median(x.pgSeries(p, cpu))), f0(median(x.pgSeries(p, pgb)))
 		t.Rows = append(t.Rows, row)
-		x.s.Higher("pgbench_select_"+p+"_tps", median(x.pgSeries(p, tps)))
-		x.s.Metric("pgbench_select_"+p+"_latency_ms", median(x.pgSeries(p, lat)))
-		x.s.Metric(fmt.Sprintf("pgbouncer_added_latency_us_%s_c%d", c.mode, c.clients), added)
-		x.s.Metric(fmt.Sprintf("pgbouncer_cpu_us_per_tx_%s_c%d", c.mode, c.clients), median(x.pgSeries(p, pgb)))
+		x.higher("pgbench_select_"+p+"_tps", median(x.pgSeries(p, tps)))
+		x.metric("pgbench_select_"+p+"_latency_ms", median(x.pgSeries(p, lat)))
+		x.metric(fmt.Sprintf("pgbouncer_added_latency_us_%s_c%d", c.mode, c.clients), added)
+		x.metric(fmt.Sprintf("pgbouncer_cpu_us_per_tx_%s_c%d", c.mode, c.clients), median(x.pgSeries(p, pgb)))
 		if c.clients == pgbenchClients {
-			x.s.Higher(fmt.Sprintf("ratio.pgbouncer_pgbench_%s_vs_direct", c.mode), median(x.pgSeries(p, tps))/median(x.pgSeries(d, tps)))
+			x.higher(fmt.Sprintf("ratio.pgbouncer_pgbench_%s_vs_direct", c.mode), median(x.pgSeries(p, tps))/median(x.pgSeries(d, tps)))
 		}
 	}
 	x.s.Tables = append(x.s.Tables, t)
@@ -194,9 +194,9 @@ func (x *suite) poolerTable() {
 			ratioCell(x.httpSeries(pooler, rpsOf), x.httpSeries(exec, rpsOf)),
 			ratioCell(x.httpSeries(pooler, rpsOf), x.httpSeries(base, rpsOf)),
 			strings.Join(svcCPU, " / ")})
-		x.s.Higher("ratio.exec_mode_http_"+op+"_vs_direct", median(x.httpSeries(exec, rpsOf))/median(x.httpSeries(base, rpsOf)))
-		x.s.Higher("ratio.pgbouncer_http_"+op+"_vs_exec_mode", median(x.httpSeries(pooler, rpsOf))/median(x.httpSeries(exec, rpsOf)))
-		x.s.Higher("ratio.pgbouncer_http_"+op+"_vs_direct", median(x.httpSeries(pooler, rpsOf))/median(x.httpSeries(base, rpsOf)))
+		x.higher("ratio.exec_mode_http_"+op+"_vs_direct", median(x.httpSeries(exec, rpsOf))/median(x.httpSeries(base, rpsOf)))
+		x.higher("ratio.pgbouncer_http_"+op+"_vs_exec_mode", median(x.httpSeries(pooler, rpsOf))/median(x.httpSeries(exec, rpsOf)))
+		x.higher("ratio.pgbouncer_http_"+op+"_vs_direct", median(x.httpSeries(pooler, rpsOf))/median(x.httpSeries(base, rpsOf)))
 	}
 	x.s.Tables = append(x.s.Tables, t, parts)
 }
@@ -242,12 +242,12 @@ func (x *suite) replicaTable() {
 			if cfg == cfgReplica && op != "post" {
 				v := x.replicaShare(key)
 				share = fmt.Sprintf("%.1f%%", 100*v)
-				x.s.Info("replica_share_"+op+"_pct", 100*v)
+				x.info("replica_share_"+op+"_pct", 100*v)
 			}
 			cpu := cpuCells(x.httpCPU(key))
 			t.Rows = append(t.Rows, append(append(row, share), cpu[0], cpu[1], cpu[3], cpu[4]))
 		}
-		x.s.Higher("ratio.replica_http_"+op+"_vs_none",
+		x.higher("ratio.replica_http_"+op+"_vs_none",
 			median(x.httpSeries(httpCase{op, cfgReplica}.key(), rpsOf))/median(x.httpSeries(base, rpsOf)))
 	}
 	x.s.Tables = append(x.s.Tables, t)
@@ -328,3 +328,25 @@ func (x *suite) notes() {
 			"the POST runs add. wrk: %s; every command and report is in topology/runs.txt.", x.data.Users, wrkVersion(x.wrk)),
 	)
 }
+
+// metric, higher and info record a metric unless it is not a number (a series without
+// samples, /proc unreadable): results.json cannot hold NaN.
+func (x *suite) metric(key string, v float64) {
+	if finite(v) {
+		x.s.Metric(key, v)
+	}
+}
+
+func (x *suite) higher(key string, v float64) {
+	if finite(v) {
+		x.s.Higher(key, v)
+	}
+}
+
+func (x *suite) info(key string, v float64) {
+	if finite(v) {
+		x.s.Info(key, v)
+	}
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
