@@ -9,25 +9,35 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"usersvc/tests/clusterkit"
 )
 
-// Three instances of the binary on one database, started together, as a deployment rolls
-// out: one applies the migrations while the others wait on its lock; all three serve the
+// Three instances of the binary on a replicated topology of their own (scripts/cluster: a
+// primary, its synchronous standby, PgBouncer), started together as a deployment rolls out:
+// two find the primary by the multi-host URL, the third goes through PgBouncer in transaction
+// mode. One applies the migrations while the others wait on its lock; all three serve the
 // same data; a page cursor from one works on another (same pagination.cursor_secret); a
 // retry with an Idempotency-Key on another instance replays the first answer; a module
 // event is handled once whichever instances deliver it; the periodic jobs run on the
 // elected leader only.
 func TestThreeInstancesServeAsOne(t *testing.T) {
 	t.Parallel()
-	dbURL := newDatabase(t, "three_instances")
+	cluster := clusterkit.Start(t, "--sync")
+	dbURL := cluster.PrimaryURL()
 	const cleanupEvery = time.Second
-	env := serverEnv(dbURL, "USERSVC_EVENTS__POLL_INTERVAL=100ms",
-		"USERSVC_IDEMPOTENCY__CLEANUP_INTERVAL="+cleanupEvery.String())
+	common := []string{"USERSVC_EVENTS__POLL_INTERVAL=100ms", "USERSVC_IDEMPOTENCY__CLEANUP_INTERVAL=" + cleanupEvery.String()}
+	envs := [][]string{
+		serverEnv(cluster.ServiceURL(), common...),
+		serverEnv(cluster.ServiceURL(), common...),
+		serverEnv(cluster.PoolerURL(), append([]string{"USERSVC_DATABASE__POOLER=transaction",
+			"USERSVC_MIGRATIONS__URL=" + cluster.PrimaryURL()}, common...)...),
+	}
 	servers := make([]*server, 3)
 	var wg sync.WaitGroup
 	for i := range servers {
 		wg.Add(1)
-		go func() { defer wg.Done(); servers[i] = serve(t, env) }()
+		go func() { defer wg.Done(); servers[i] = serve(t, envs[i]) }()
 	}
 	wg.Wait()
 	started := time.Now()
