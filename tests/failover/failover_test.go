@@ -60,30 +60,37 @@ type write struct {
 
 func drill(t *testing.T, mode string) result {
 	c := clusterkit.Start(t, mode)
-	s, err := testapp.StartOn(c.ServiceURL(), nil, testapp.Options{
-		MigrateURL: c.PrimaryURL(),
-		Env: []string{
-			// Resume quickly: a short open period of the breaker, and a pool that finds the
-			// new primary on its next connect (target_session_attrs in the URL).
-			"USERSVC_RESILIENCE__BREAKER__OPEN_TIMEOUT=200ms",
-			"USERSVC_RESILIENCE__BREAKER__MAX_OPEN_TIMEOUT=1s",
-			"USERSVC_DATABASE__CONNECT_TIMEOUT=1s",
-		},
-	})
+	// Two instances of the service: one finds the primary by itself (the multi-host URL),
+	// the other goes through PgBouncer, which scripts/cluster promote points at the new one.
+	resilient := []string{
+		// Resume quickly: a short open period of the breaker, and a pool that finds the new
+		// primary on its next connect.
+		"USERSVC_RESILIENCE__BREAKER__OPEN_TIMEOUT=200ms",
+		"USERSVC_RESILIENCE__BREAKER__MAX_OPEN_TIMEOUT=1s",
+		"USERSVC_DATABASE__CONNECT_TIMEOUT=1s",
+	}
+	direct, err := testapp.StartOn(c.ServiceURL(), nil, testapp.Options{MigrateURL: c.PrimaryURL(), Env: resilient})
 	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	t.Cleanup(func() { assert.NoError(t, direct.Close()) })
+	pooled, err := testapp.StartOn(c.PoolerURL(), nil, testapp.Options{NoMigrate: true,
+		Env: append([]string{"USERSVC_DATABASE__POOLER=transaction", "USERSVC_MIGRATIONS__URL=" + c.ServiceURL()}, resilient...)})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, pooled.Close()) })
+	instances := map[string]*testapp.Server{"direct": direct, "pgbouncer": pooled}
 
 	ctx, stopLoad := context.WithCancel(context.Background())
 	var (
 		mu        sync.Mutex
 		writes    []*write
-		resumedAt time.Time
+		resumedAt = map[string]time.Time{} // by instance
 		stoppedAt time.Time
 		conflicts []string // a retry answered 409: the write happened twice or its key was lost
 		reads     = map[int]int{}
 	)
 	var wg sync.WaitGroup
 	for w := range 4 {
+		via := []string{"direct", "pgbouncer"}[w%2]
+		s := instances[via]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -96,14 +103,14 @@ func drill(t *testing.T, mode string) result {
 				if status == http.StatusConflict {
 					conflicts = append(conflicts, wr.username)
 				}
-				if status == http.StatusCreated && !stoppedAt.IsZero() && started.After(stoppedAt) && resumedAt.IsZero() {
-					resumedAt = time.Now()
+				if _, done := resumedAt[via]; status == http.StatusCreated && !stoppedAt.IsZero() && started.After(stoppedAt) && !done {
+					resumedAt[via] = time.Now()
 				}
 				mu.Unlock()
 			}
 		}()
 	}
-	for range 2 {
+	for _, s := range instances {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -130,7 +137,7 @@ func drill(t *testing.T, mode string) result {
 	deadline := time.Now().Add(resumeWithin + 5*time.Second)
 	for time.Now().Before(deadline) {
 		mu.Lock()
-		done := !resumedAt.IsZero()
+		done := len(resumedAt) == len(instances)
 		mu.Unlock()
 		if done {
 			break
@@ -141,9 +148,13 @@ func drill(t *testing.T, mode string) result {
 	stopLoad()
 	wg.Wait()
 
-	require.False(t, resumedAt.IsZero(), "no write was acknowledged within %s of the primary's stop", resumeWithin+5*time.Second)
-	resume := resumedAt.Sub(stoppedAt)
-	assert.Less(t, resume, resumeWithin, "writes resumed %s after the primary stopped", resume)
+	resume := map[string]time.Duration{}
+	for via := range instances {
+		at, ok := resumedAt[via]
+		require.True(t, ok, "no write through the %s instance was acknowledged within %s of the primary's stop", via, resumeWithin+5*time.Second)
+		resume[via] = at.Sub(stoppedAt).Round(time.Millisecond)
+		assert.Less(t, resume[via], resumeWithin, "writes through the %s instance resumed %s after the primary stopped", via, resume[via])
+	}
 	assert.Empty(t, conflicts, "writes whose retry with the same Idempotency-Key got 409")
 
 	// Every acknowledged write is on the new primary, once, with the id it was acknowledged with.
@@ -165,9 +176,9 @@ func drill(t *testing.T, mode string) result {
 		}
 	}
 	assert.LessOrEqual(t, len(stored), len(writes), "more rows than logical writes")
-	t.Logf("failover (%s): promoted %s after the stop; writes resumed %s after it; %d logical writes (%d attempts, "+
+	t.Logf("failover (%s): promoted %s after the stop; writes resumed %v after it; %d logical writes (%d attempts, "+
 		"%d answered outcome-unknown and settled by retrying), %d acknowledged, %d found on the new primary, %d lost; "+
-		"reads by status %v", mode, promotedAfter.Round(time.Millisecond), resume.Round(time.Millisecond), len(writes),
+		"reads by status %v", mode, promotedAfter.Round(time.Millisecond), resume, len(writes),
 		attempts, unknown, r.acked, r.acked-r.lost, r.lost, reads)
 	return r
 }
