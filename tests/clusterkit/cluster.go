@@ -30,7 +30,12 @@ func Start(t *testing.T, mode string) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{dir: dir, base: freePorts(t, 3)}
+	base, err := FreePorts(3)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	c := &Cluster{dir: dir, base: base}
 	t.Cleanup(func() {
 		c.Run(t, "destroy")
 		_ = os.RemoveAll(dir)
@@ -81,11 +86,12 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// freePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
-func freePorts(t *testing.T, n int) int {
-	t.Helper()
+// FreePorts finds n consecutive free ports on 127.0.0.1, below Linux's ephemeral range
+// (32768–60999) so that no outgoing connection takes one meanwhile, and returns the first.
+// Suite 12 (tests/performance/topology) places its cluster with it too.
+func FreePorts(n int) (int, error) {
 	for range 200 {
-		base := 20000 + rand.IntN(30000)
+		base := 20000 + rand.IntN(12000)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
@@ -96,9 +102,8 @@ func freePorts(t *testing.T, n int) int {
 			_ = l.Close()
 		}
 		if ok {
-			return base
+			return base, nil
 		}
 	}
-	t.Fatal("no free ports")
-	return 0
+	return 0, fmt.Errorf("clusterkit: no %d consecutive free ports found", n)
 }

@@ -23,11 +23,11 @@ type cpuSample struct {
 func sampleCPU(serverPID int) cpuSample {
 	var s cpuSample
 	var err error
-	if s.machine, err = machineCPU(); err != nil {
+	if s.machine, err = MachineCPU(true); err != nil {
 		return s
 	}
 	if serverPID != 0 {
-		if s.server, err = processCPU(serverPID); err != nil {
+		if s.server, err = ProcessCPU(serverPID); err != nil {
 			return s
 		}
 	}
@@ -87,8 +87,10 @@ func (c cpuSplit) cells() []string {
 	return []string{us(c.total), server, us(c.client), us(c.database)}
 }
 
-// machineCPU is the busy time of all CPUs together since boot (/proc/stat, first line).
-func machineCPU() (time.Duration, error) {
+// MachineCPU is the busy time of all CPUs together since boot (/proc/stat, first line):
+// user, nice, system, irq and softirq, and with steal the time the hypervisor gave to
+// others while this machine wanted the CPU.
+func MachineCPU(steal bool) (time.Duration, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, err
@@ -98,8 +100,12 @@ func machineCPU() (time.Duration, error) {
 	if len(f) < 9 || f[0] != "cpu" {
 		return 0, fmt.Errorf("load: unreadable /proc/stat")
 	}
+	fields := []int{1, 2, 3, 6, 7}
+	if steal {
+		fields = append(fields, 8)
+	}
 	var busy int64
-	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+	for _, i := range fields {
 		v, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil {
 			return 0, err
@@ -109,8 +115,9 @@ func machineCPU() (time.Duration, error) {
 	return time.Duration(busy) * clockTick, nil
 }
 
-// processCPU is user + system time of pid (/proc/<pid>/stat fields 14 and 15).
-func processCPU(pid int) (time.Duration, error) {
+// ProcessCPU is user + system time of pid, all its threads (/proc/<pid>/stat fields 14
+// and 15).
+func ProcessCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

@@ -8,15 +8,17 @@ import (
 	"time"
 )
 
-// histogram is a latency distribution in whole microseconds: how many requests (or
+// Histogram is a latency distribution in whole microseconds: how many requests (or
 // transactions) took each value. pgbench's per-transaction log and wrk's latency record both
-// have that resolution, so percentiles of both sides come from the same code.
-type histogram struct {
+// have that resolution, so percentiles of both sides come from the same code (suite 12's
+// too).
+type Histogram struct {
 	counts map[int64]int64 // µs → count
 	n      int64
 }
 
-func (h *histogram) add(us, count int64) {
+// Add records count samples of us microseconds.
+func (h *Histogram) Add(us, count int64) {
 	if count == 0 {
 		return
 	}
@@ -27,10 +29,18 @@ func (h *histogram) add(us, count int64) {
 	h.n += count
 }
 
-// quantile is the nearest-rank q-quantile (0 < q ≤ 1): the smallest value with at least
-// ⌈q·n⌉ samples at or below it; 0 when h is empty.
-func (h *histogram) quantile(q float64) time.Duration {
-	if h.n == 0 {
+// N is how many samples h holds.
+func (h *Histogram) N() int64 {
+	if h == nil {
+		return 0
+	}
+	return h.n
+}
+
+// Quantile is the nearest-rank q-quantile (0 < q ≤ 1): the smallest value with at least
+// ⌈q·n⌉ samples at or below it; 0 when h is nil or empty.
+func (h *Histogram) Quantile(q float64) time.Duration {
+	if h == nil || h.n == 0 {
 		return 0
 	}
 	rank := max(1, int64(math.Ceil(q*float64(h.n)-1e-9)))
@@ -53,11 +63,11 @@ func (h *histogram) quantile(q float64) time.Duration {
 // wrk's correction models an open-loop schedule; its closed loop (each connection sends when
 // answered, like pgbench's clients) has none, so the raw values are the ones comparable with
 // pgbench's log.
-func uncorrect(corrected *histogram, interval int64) (*histogram, error) {
-	raw := &histogram{}
+func uncorrect(corrected *Histogram, interval int64) (*Histogram, error) {
+	raw := &Histogram{}
 	if interval <= 0 {
 		for v, c := range corrected.counts {
-			raw.add(v, c)
+			raw.Add(v, c)
 		}
 		return raw, nil
 	}
@@ -69,7 +79,7 @@ func uncorrect(corrected *histogram, interval int64) (*histogram, error) {
 			return nil, fmt.Errorf("load: wrk's latency histogram is not the correction of any record (%d µs: %d samples fewer than at %d µs)",
 				v, -c, v+interval)
 		}
-		raw.add(v, c)
+		raw.Add(v, c)
 	}
 	return raw, nil
 }

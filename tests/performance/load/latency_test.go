@@ -20,14 +20,14 @@ func TestParsePgbenchLog(t *testing.T) {
 1 1 1480 0 1732795412 124001
 0 2 611 0 1732795412 124100
 `
-	h := &histogram{}
+	h := &Histogram{}
 	require.NoError(t, parsePgbenchLog(strings.NewReader(log), h))
 	require.Equal(t, int64(3), h.n)
-	require.Equal(t, 611*time.Microsecond, h.quantile(0.5))
-	require.Equal(t, 1480*time.Microsecond, h.quantile(0.99))
+	require.Equal(t, 611*time.Microsecond, h.Quantile(0.5))
+	require.Equal(t, 1480*time.Microsecond, h.Quantile(0.99))
 
-	require.ErrorContains(t, parsePgbenchLog(strings.NewReader("3 7 failed 0 1732795412 124100\n"), &histogram{}), "did not succeed")
-	require.Error(t, parsePgbenchLog(strings.NewReader("3 7\n"), &histogram{}))
+	require.ErrorContains(t, parsePgbenchLog(strings.NewReader("3 7 failed 0 1732795412 124100\n"), &Histogram{}), "did not succeed")
+	require.Error(t, parsePgbenchLog(strings.NewReader("3 7\n"), &Histogram{}))
 }
 
 func TestReadPgbenchLogsReadsEveryThreadsFileAndDeletesThem(t *testing.T) {

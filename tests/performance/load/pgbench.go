@@ -173,7 +173,7 @@ type pgbenchResult struct {
 	latencyMS float64 // average
 	processed int
 	cpu       cpuSplit   // CPU per transaction, when /proc could be read
-	latency   *histogram // every transaction's latency, with pgbenchRun.logDir
+	latency   *Histogram // every transaction's latency, with pgbenchRun.logDir
 }
 
 // pgbenchRun is how pgbench runs a script.
@@ -255,22 +255,36 @@ var (
 // parsePgbench reads pgbench's summary; a run with failed transactions or none at all is
 // an error.
 func parsePgbench(out string) (pgbenchResult, error) {
-	var res pgbenchResult
+	sum, err := ParsePgbench(out)
+	return pgbenchResult{tps: sum.TPS, latencyMS: sum.LatencyMS, processed: sum.Processed}, err
+}
+
+// PgbenchSummary is what pgbench's summary says of a run.
+type PgbenchSummary struct {
+	TPS       float64 // without initial connection time
+	LatencyMS float64 // average
+	Processed int     // transactions
+}
+
+// ParsePgbench reads pgbench's summary; a run with failed transactions or none at all is
+// an error.
+func ParsePgbench(out string) (PgbenchSummary, error) {
+	var res PgbenchSummary
 	m := pgbenchTPS.FindStringSubmatch(out)
 	if m == nil {
 		return res, errors.New("no tps line in the output")
 	}
-	res.tps, _ = strconv.ParseFloat(m[1], 64)
+	res.TPS, _ = strconv.ParseFloat(m[1], 64)
 	if m := pgbenchLatency.FindStringSubmatch(out); m != nil {
-		res.latencyMS, _ = strconv.ParseFloat(m[1], 64)
+		res.LatencyMS, _ = strconv.ParseFloat(m[1], 64)
 	}
 	if m := pgbenchProcessed.FindStringSubmatch(out); m != nil {
-		res.processed, _ = strconv.Atoi(m[1])
+		res.Processed, _ = strconv.Atoi(m[1])
 	}
 	if m := pgbenchFailed.FindStringSubmatch(out); m != nil && m[1] != "0" {
 		return res, fmt.Errorf("%s failed transactions", m[1])
 	}
-	if res.processed == 0 || res.tps <= 0 {
+	if res.Processed == 0 || res.TPS <= 0 {
 		return res, errors.New("no transaction was processed")
 	}
 	return res, nil

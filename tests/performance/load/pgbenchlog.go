@@ -23,7 +23,7 @@ var tooManyClients = regexp.MustCompile(`too many clients already|remaining conn
 // readPgbenchLogs reads the per-transaction logs pgbench -l --log-prefix prefix wrote
 // (prefix.PID, and prefix.PID.N for each further thread) into a histogram of latencies,
 // then deletes them.
-func readPgbenchLogs(prefix string) (*histogram, error) {
+func readPgbenchLogs(prefix string) (*Histogram, error) {
 	files, err := filepath.Glob(prefix + ".*")
 	if err != nil {
 		return nil, err
@@ -31,7 +31,7 @@ func readPgbenchLogs(prefix string) (*histogram, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no transaction log %s.* was written", prefix)
 	}
-	h := &histogram{}
+	h := &Histogram{}
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
@@ -53,7 +53,7 @@ func readPgbenchLogs(prefix string) (*histogram, error) {
 // "client_id transaction_no time script_no time_epoch time_us [schedule_lag] [retries]",
 // time being the transaction's latency in µs, or "failed" / "skipped"; a transaction that
 // did not succeed is an error.
-func parsePgbenchLog(r io.Reader, h *histogram) error {
+func parsePgbenchLog(r io.Reader, h *Histogram) error {
 	sc := bufio.NewScanner(r)
 	line := 0
 	for sc.Scan() {
@@ -66,7 +66,7 @@ func parsePgbenchLog(r io.Reader, h *histogram) error {
 		if err != nil {
 			return fmt.Errorf("line %d: transaction %s of client %s did not succeed: %q", line, f[1], f[0], f[2])
 		}
-		h.add(us, 1)
+		h.Add(us, 1)
 	}
 	return sc.Err()
 }

@@ -20,7 +20,7 @@ type rig struct {
 	env    *perfkit.Env
 	client *http.Client
 	t      *targets
-	srv    *server
+	srv    *Server
 }
 
 func newRig(env *perfkit.Env) (*rig, error) {
@@ -67,7 +67,7 @@ func (r *rig) stopServer() error {
 	// connections that never carried a request (the transport dials spares under load).
 	r.client.CloseIdleConnections()
 	began := time.Now()
-	err := r.srv.stop()
+	err := r.srv.Stop()
 	r.log().Debug("load: server stopped", "base", r.srv.base, "took", time.Since(began))
 	r.srv = nil
 	return err

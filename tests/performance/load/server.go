@@ -24,8 +24,9 @@ const readyTimeout = 30 * time.Second
 // default http.shutdown_grace (15s).
 const stopTimeout = 20 * time.Second
 
-// server is one bin/server process serving the run's database on a free local port.
-type server struct {
+// Server is one bin/server process on a free local port.
+type Server struct {
+	name    string // how errors name it (suite 12: its configuration); "" for suite 11's one server
 	base    string // http://127.0.0.1:port
 	metrics string // where /metrics (and with profiled, /debug/pprof/) is served: base, or a listener of its own
 	cmd     *exec.Cmd
@@ -34,8 +35,11 @@ type server struct {
 	err     error         // the process's exit error, set before exited is closed
 }
 
-// pid is the server process's id, 0 when it is not running.
-func (s *server) pid() int {
+// Base is where the server answers: http://127.0.0.1:port.
+func (s *Server) Base() string { return s.base }
+
+// PID is the server process's id, 0 when it is not running.
+func (s *Server) PID() int {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return 0
 	}
@@ -50,10 +54,17 @@ const metricsOnFreePort = "USERSVC_METRICS__ADDR=127.0.0.1:free"
 // /metrics) on server.metrics, never on the API listener.
 var profiled = []string{metricsOnFreePort, "USERSVC_METRICS__PPROF=true"}
 
-// startServer runs env.ServerBin serve with a pool of poolSize and the extra
+// startServer runs env.ServerBin serve over the run's database with a pool of poolSize and
+// the extra configuration entries (USERSVC_…=…, or metricsOnFreePort), and waits until
+// /readyz answers 200.
+func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...string) (*Server, error) {
+	return StartServer(ctx, env, "", env.DBURL, poolSize, extra...)
+}
+
+// StartServer runs env.ServerBin serve over dbURL with a pool of poolSize and the extra
 // configuration entries (USERSVC_…=…, or metricsOnFreePort), and waits until /readyz
-// answers 200.
-func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...string) (*server, error) {
+// answers 200. name, when not "", names the server in errors. Stop it when done.
+func StartServer(ctx context.Context, env *perfkit.Env, name, dbURL string, poolSize int, extra ...string) (*Server, error) {
 	if env.ServerBin == "" {
 		return nil, errors.New("load: env.ServerBin is empty: build the service binary first (make build)")
 	}
@@ -73,7 +84,7 @@ func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...s
 				settings[i] = metricsAddrKey + "127.0.0.1:" + p
 			}
 		}
-		s, err := launch(ctx, env, poolSize, port, settings)
+		s, err := launch(ctx, env, name, dbURL, poolSize, port, settings)
 		if err == nil {
 			return s, nil
 		}
@@ -87,11 +98,11 @@ func startServer(ctx context.Context, env *perfkit.Env, poolSize int, extra ...s
 
 const metricsAddrKey = "USERSVC_METRICS__ADDR="
 
-func launch(ctx context.Context, env *perfkit.Env, poolSize int, port string, extra []string) (*server, error) {
+func launch(ctx context.Context, env *perfkit.Env, name, dbURL string, poolSize int, port string, extra []string) (*Server, error) {
 	addr := "127.0.0.1:" + port
 	cmd := exec.Command(env.ServerBin, "serve")
-	cmd.Env = append(inheritedEnv(), perfkit.AppEnv(env.DBURL, poolSize, append([]string{"HTTP_ADDR=" + addr}, extra...)...)...)
-	s := &server{base: "http://" + addr, metrics: "http://" + addr, cmd: cmd, stderr: &tail{max: 8 << 10}, exited: make(chan struct{})}
+	cmd.Env = append(inheritedEnv(), perfkit.AppEnv(dbURL, poolSize, append([]string{"HTTP_ADDR=" + addr}, extra...)...)...)
+	s := &Server{name: name, base: "http://" + addr, metrics: "http://" + addr, cmd: cmd, stderr: &tail{max: 8 << 10}, exited: make(chan struct{})}
 	for _, kv := range extra {
 		if a, ok := strings.CutPrefix(kv, metricsAddrKey); ok && a != "" {
 			s.metrics = "http://" + a
@@ -108,7 +119,7 @@ func launch(ctx context.Context, env *perfkit.Env, poolSize int, port string, ex
 		close(s.exited)
 	}()
 	if err := s.waitReady(ctx); err != nil {
-		_ = s.stop()
+		_ = s.Stop()
 		return nil, err
 	}
 	return s, nil
@@ -129,7 +140,15 @@ func inheritedEnv() []string {
 	return out
 }
 
-func (s *server) waitReady(ctx context.Context) error {
+// label is how errors name the server.
+func (s *Server) label() string {
+	if s.name == "" {
+		return "the server"
+	}
+	return "the server (" + s.name + ")"
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -146,20 +165,20 @@ func (s *server) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("load: the server exited before it was ready (%v); its output ends with:\n%s", s.err, s.stderr)
+			return fmt.Errorf("load: %s exited before it was ready (%v); its output ends with:\n%s", s.label(), s.err, s.stderr)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("load: the server on %s was not ready within %s; its output ends with:\n%s", s.base, readyTimeout, s.stderr)
+			return fmt.Errorf("load: %s on %s was not ready within %s; its output ends with:\n%s", s.label(), s.base, readyTimeout, s.stderr)
 		}
 	}
 }
 
-// stop sends SIGTERM and waits for the process to exit (killing it after stopTimeout). An
+// Stop sends SIGTERM and waits for the process to exit (killing it after stopTimeout). An
 // exit status other than 0 is an error carrying the server's last output.
-func (s *server) stop() error {
+func (s *Server) Stop() error {
 	select {
 	case <-s.exited:
 	default:
@@ -169,11 +188,11 @@ func (s *server) stop() error {
 		case <-time.After(stopTimeout):
 			_ = s.cmd.Process.Kill()
 			<-s.exited
-			return fmt.Errorf("load: the server did not stop within %s of SIGTERM; killed it; its output ends with:\n%s", stopTimeout, s.stderr)
+			return fmt.Errorf("load: %s did not stop within %s of SIGTERM; killed it; its output ends with:\n%s", s.label(), stopTimeout, s.stderr)
 		}
 	}
 	if s.err != nil {
-		return fmt.Errorf("load: the server exited with %v; its output ends with:\n%s", s.err, s.stderr)
+		return fmt.Errorf("load: %s exited with %v; its output ends with:\n%s", s.label(), s.err, s.stderr)
 	}
 	return nil
 }

@@ -166,13 +166,13 @@ func (x *suite11) throughput(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ratio := w.rps() / pg.tps
-		row := []string{b.label, rps(pg.tps), rps(w.rps()), w.errorsCell(), fmt.Sprintf("%.0f", float64(w.bytes)/float64(w.requests)),
+		ratio := w.RPS() / pg.tps
+		row := []string{b.label, rps(pg.tps), rps(w.RPS()), w.errorsCell(), fmt.Sprintf("%.0f", float64(w.bytes)/float64(w.requests)),
 			fmt.Sprintf("**%.2f×**", ratio), "–", "–", "–", "–", "–"}
 		cpu.Rows = append(cpu.Rows, append([]string{b.label, "pgbench"}, pg.cpu.cells()...),
 			append([]string{b.label, "wrk"}, w.cpu.cells()...))
 		x.s.Higher("pgbench_"+b.key+"_tps", pg.tps)
-		x.s.Higher("http_"+b.key+"_rps", w.rps())
+		x.s.Higher("http_"+b.key+"_rps", w.RPS())
 		x.s.Higher("ratio.http_"+b.key+"_vs_pgbench", ratio)
 		var vegCPU cpuSplit
 		if b.profile != "" {
@@ -190,7 +190,7 @@ func (x *suite11) throughput(ctx context.Context) error {
 		table.Rows = append(table.Rows, row)
 		x.cpuMetrics(b, pg.cpu, w.cpu, vegCPU)
 		if b.want > 0 {
-			x.s.Targets = append(x.s.Targets, ratioTarget(b, ratio, w.errors()))
+			x.s.Targets = append(x.s.Targets, ratioTarget(b, ratio, w.Errors()))
 		}
 		if b.cpuWantUS > 0 {
 			x.s.Targets = append(x.s.Targets, cpuTarget(b, w.cpu))
@@ -216,12 +216,12 @@ type vegetaRun struct {
 
 // runVegeta runs b's closed loop with vegeta (every answer checked) and splits the CPU.
 func (x *suite11) runVegeta(ctx context.Context, b baseline) (vegetaRun, error) {
-	before := sampleCPU(x.r.srv.pid())
+	before := sampleCPU(x.r.srv.PID())
 	out, _, err := x.r.step(ctx, load{name: b.key, clients: x.env.PoolSize, dur: x.env.Profile.Step, target: b.target(x.r.t), check: b.check})
 	if err != nil {
 		return vegetaRun{}, fmt.Errorf("load: HTTP %s: %w", b.label, err)
 	}
-	return vegetaRun{t: out.all, cpu: splitHTTP(before, sampleCPU(x.r.srv.pid()), out.all.requests())}, nil
+	return vegetaRun{t: out.all, cpu: splitHTTP(before, sampleCPU(x.r.srv.PID()), out.all.requests())}, nil
 }
 
 // probe sends one request of b and checks the answer as the vegeta runs check every one:
@@ -256,13 +256,13 @@ func (x *suite11) probe(ctx context.Context, b baseline) error {
 
 // wrkThroughput runs wrk at pool-size concurrency for b, under the profiler when b has a
 // profile.
-func (x *suite11) wrkThroughput(ctx context.Context, b baseline) (wrkResult, *cpuProfile, error) {
+func (x *suite11) wrkThroughput(ctx context.Context, b baseline) (WrkResult, *cpuProfile, error) {
 	run := x.wrkRun(b, x.env.PoolSize, "t", false)
 	if b.profile == "" {
 		w, err := x.runWrk(ctx, b, run)
 		return w, nil, err
 	}
-	var w wrkResult
+	var w WrkResult
 	prof, err := profiledRun(ctx, x.r, x.env, b.profile, int(pgbenchDuration(run.dur).Seconds()), func() error {
 		var err error
 		w, err = x.runWrk(ctx, b, run)
@@ -280,7 +280,7 @@ func (x *suite11) wrkThroughput(ctx context.Context, b baseline) (wrkResult, *cp
 func (x *suite11) wrkRun(b baseline, conns int, tag string, histogram bool) wrkRun {
 	x.seed++
 	return wrkRun{script: x.lua[b.key], url: x.r.t.api + "/users", conns: conns, dur: x.env.Profile.Step,
-		histogram: histogram, serverPID: x.r.srv.pid(), opts: []string{
+		histogram: histogram, serverPID: x.r.srv.PID(), opts: []string{
 			"token=" + perfkit.Token, "live=" + x.vars["live"], "per=" + x.vars["per"], "seed=" + itoa(x.seed),
 			"prefix=" + x.r.t.prefix, "tag=" + tag,
 		}}
@@ -289,12 +289,12 @@ func (x *suite11) wrkRun(b baseline, conns int, tag string, histogram bool) wrkR
 // runWrk runs w for b, logs it into runs, and for a write checks what it stored: as many
 // users as events, at least one per answer below 400, and at most one per request the
 // script built (a request in flight when wrk stops may still commit, unanswered).
-func (x *suite11) runWrk(ctx context.Context, b baseline, w wrkRun) (wrkResult, error) {
+func (x *suite11) runWrk(ctx context.Context, b baseline, w wrkRun) (WrkResult, error) {
 	var before [2]int64
 	if b.rows == 0 {
 		var err error
 		if before, err = countUsersLike(ctx, x.env.DBURL, x.r.t.likePattern()); err != nil {
-			return wrkResult{}, err
+			return WrkResult{}, err
 		}
 	}
 	res, err := runWrk(ctx, x.wrk, w)
@@ -313,9 +313,9 @@ func (x *suite11) runWrk(ctx context.Context, b baseline, w wrkRun) (wrkResult, 
 		return res, err
 	}
 	users, events := after[0]-before[0], after[1]-before[1]
-	if users != events || users < res.ok() || users > res.sent {
+	if users != events || users < res.OK() || users > res.sent {
 		return res, fmt.Errorf("load: wrk %s: %d answers below 400 of %d requests built, but %d users and %d events stored",
-			b.label, res.ok(), res.sent, users, events)
+			b.label, res.OK(), res.sent, users, events)
 	}
 	return res, nil
 }
@@ -397,7 +397,7 @@ func (x *suite11) notes() {
 			clients, min(2, clients), secs, defines(x.vars)),
 		fmt.Sprintf("wrk (%s) ran as `wrk -t %d -c %d -d %ds --timeout %ds --latency -s SCRIPT %s/users -- token=… live=%s per=%s seed=N prefix=%s tag=…`; "+
 			"the scripts are in wrk/ of the run folder, every run's command and report in wrk/runs.txt.",
-			wrkVersion(x.wrk), min(2, clients), clients, secs, int(wrkTimeout.Seconds()), x.r.t.api, x.vars["live"], x.vars["per"], x.r.t.prefix),
+			WrkVersion(x.wrk), min(2, clients), clients, secs, int(wrkTimeout.Seconds()), x.r.t.api, x.vars["live"], x.vars["per"], x.r.t.prefix),
 		"wrk counts answers ≥ 400 (its \"Non-2xx or 3xx responses\") and socket errors; any of them fails the run's targets. "+
 			"It reads no bodies: the vegeta runs of GET and POST check every answer's status, and one request of the list and "+
 			"of the email lookup is checked (status, a page that holds users) before their wrk runs. A POST run is checked by counting rows: the users and events it stored "+

@@ -97,28 +97,28 @@ func (x *suite11) tails(ctx context.Context, pg map[string]map[int]pgTail) error
 }
 
 // tail is the table row and the target of one comparison.
-func (x *suite11) tail(b baseline, clients int, w wrkResult, p pgTail) ([]string, perfkit.Target) {
-	httpP50, httpP99 := w.raw.quantile(0.5), w.raw.quantile(0.99)
+func (x *suite11) tail(b baseline, clients int, w WrkResult, p pgTail) ([]string, perfkit.Target) {
+	httpP50, httpP99 := w.raw.Quantile(0.5), w.raw.Quantile(0.99)
 	x.s.Metric(fmt.Sprintf("http_%s_p99_ms_c%d", b.key, clients), msOf(httpP99))
-	row := []string{itoa(clients), b.label, "–", "–", "–", rps(w.rps()), ms(httpP50), ms(httpP99), ms(w.p99), w.errorsCell(), "–"}
+	row := []string{itoa(clients), b.label, "–", "–", "–", rps(w.RPS()), ms(httpP50), ms(httpP99), ms(w.p99), w.errorsCell(), "–"}
 	tg := perfkit.Target{Name: fmt.Sprintf("HTTP p99 vs pgbench's p99, %s at %d clients", b.label, clients),
 		Want: fmt.Sprintf("≤ %.1f×, 0 errors", maxP99VsPgbench)}
 	if p.skip != "" {
 		tg.NotMeasured = p.skip
 		return row, tg
 	}
-	pgP50, pgP99 := p.res.latency.quantile(0.5), p.res.latency.quantile(0.99)
+	pgP50, pgP99 := p.res.latency.Quantile(0.5), p.res.latency.Quantile(0.99)
 	ratio := float64(httpP99) / float64(max(pgP99, time.Microsecond))
 	row[2], row[3], row[4], row[10] = rps(p.res.tps), ms(pgP50), ms(pgP99), fmt.Sprintf("**%.2f×**", ratio)
 	x.s.Metric(fmt.Sprintf("pgbench_%s_p99_ms_c%d", b.key, clients), msOf(pgP99))
 	x.s.Metric(fmt.Sprintf("p99_%s_c%d_vs_pgbench", b.key, clients), ratio)
-	tg.Got = fmt.Sprintf("%.2f× (%s vs %s ms), %d errors", ratio, ms(httpP99), ms(pgP99), w.errors())
-	tg.Met = ratio <= maxP99VsPgbench && w.errors() == 0
+	tg.Got = fmt.Sprintf("%.2f× (%s vs %s ms), %d errors", ratio, ms(httpP99), ms(pgP99), w.Errors())
+	tg.Met = ratio <= maxP99VsPgbench && w.Errors() == 0
 	switch {
 	case ratio > maxP99VsPgbench:
 		tg.Gap = fmt.Sprintf("%.2f× over", ratio-maxP99VsPgbench)
-	case w.errors() > 0:
-		tg.Gap = fmt.Sprintf("%d HTTP errors", w.errors())
+	case w.Errors() > 0:
+		tg.Gap = fmt.Sprintf("%d HTTP errors", w.Errors())
 	}
 	return row, tg
 }

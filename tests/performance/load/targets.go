@@ -41,7 +41,7 @@ func newTargets(data perfkit.SeedInfo) (*targets, error) {
 }
 
 // at points the targets at a (re)started server.
-func (t *targets) at(s *server) { t.api = s.base + "/api/v1" }
+func (t *targets) at(s *Server) { t.api = s.base + "/api/v1" }
 
 // likePattern matches every username this suite registered (LIKE, '_' escaped).
 func (t *targets) likePattern() string { return t.prefix + `\_%` }

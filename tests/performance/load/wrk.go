@@ -32,8 +32,8 @@ func FindWrk() (string, error) {
 		"on Debian/Ubuntu: apt-get install wrk")
 }
 
-// wrkVersion is the first line of `wrk --version` (which exits 1 after printing its usage).
-func wrkVersion(bin string) string {
+// WrkVersion is the first line of `wrk --version` (which exits 1 after printing its usage).
+func WrkVersion(bin string) string {
 	out, _ := exec.Command(bin, "--version").Output()
 	line, _, _ := strings.Cut(string(out), "\n")
 	if v, _, ok := strings.Cut(line, " Copyright"); ok {
@@ -45,11 +45,18 @@ func wrkVersion(bin string) string {
 // renderWrkScript writes the common part and the operation's script name into dir as one
 // file, and returns its path.
 func renderWrkScript(dir, name string) (string, error) {
-	common, err := wrkScripts.ReadFile("wrk/common.lua")
+	own, err := wrkScripts.ReadFile("wrk/" + name)
 	if err != nil {
 		return "", err
 	}
-	own, err := wrkScripts.ReadFile("wrk/" + name)
+	return WriteWrkScript(dir, name, own)
+}
+
+// WriteWrkScript writes wrk/common.lua (options, request helpers, and the done() whose
+// output ParseWrk reads) followed by own, a script's request part, into dir as name, and
+// returns its path.
+func WriteWrkScript(dir, name string, own []byte) (string, error) {
+	common, err := wrkScripts.ReadFile("wrk/common.lua")
 	if err != nil {
 		return "", err
 	}
@@ -79,34 +86,47 @@ func (w wrkRun) args() []string {
 	return args
 }
 
-// wrkResult is what one wrk run reported.
-type wrkResult struct {
+// WrkResult is what one wrk run reported.
+type WrkResult struct {
 	duration                              time.Duration
 	requests, bytes, sent                 int64 // answered, bytes read, built by the script
 	connect, read, write, status, timeout int64 // wrk's error counters (status: answers ≥ 400)
 	p50, p99                              time.Duration
-	raw                                   *histogram // every latency wrk timed, uncorrected; nil without wrkRun.histogram
+	raw                                   *Histogram // every latency wrk timed, uncorrected; nil without wrkRun.histogram
 	cpu                                   cpuSplit   // per request; not with wrkRun.histogram
 	output                                string     // wrk's own report
 }
 
-// errors counts the requests that failed: answers ≥ 400 and socket errors.
-func (w wrkResult) errors() int64 { return w.status + w.connect + w.read + w.write + w.timeout }
+// Errors counts the requests that failed: answers ≥ 400 and socket errors.
+func (w WrkResult) Errors() int64 { return w.status + w.connect + w.read + w.write + w.timeout }
 
-// ok counts the answers below 400.
-func (w wrkResult) ok() int64 { return w.requests - w.status }
+// OK counts the answers below 400.
+func (w WrkResult) OK() int64 { return w.requests - w.status }
 
-// rps is the rate of answers below 400.
-func (w wrkResult) rps() float64 {
+// Requests counts the requests answered.
+func (w WrkResult) Requests() int64 { return w.requests }
+
+// Sent counts the requests the script built.
+func (w WrkResult) Sent() int64 { return w.sent }
+
+// Latency is every latency wrk timed, uncorrected; nil when the script printed no record
+// (histogram=1 not given).
+func (w WrkResult) Latency() *Histogram { return w.raw }
+
+// Output is wrk's own report: its output less the lines ParseWrk reads.
+func (w WrkResult) Output() string { return w.output }
+
+// RPS is the rate of answers below 400.
+func (w WrkResult) RPS() float64 {
 	if w.duration <= 0 {
 		return 0
 	}
-	return float64(w.ok()) / w.duration.Seconds()
+	return float64(w.OK()) / w.duration.Seconds()
 }
 
 // errorsCell is the error count with wrk's words for them.
-func (w wrkResult) errorsCell() string {
-	if w.errors() == 0 {
+func (w WrkResult) errorsCell() string {
+	if w.Errors() == 0 {
 		return "0"
 	}
 	var parts []string
@@ -116,19 +136,19 @@ func (w wrkResult) errorsCell() string {
 	if s := w.connect + w.read + w.write + w.timeout; s > 0 {
 		parts = append(parts, fmt.Sprintf("socket errors: connect %d, read %d, write %d, timeout %d", w.connect, w.read, w.write, w.timeout))
 	}
-	return fmt.Sprintf("%d (%s)", w.errors(), strings.Join(parts, "; "))
+	return fmt.Sprintf("%d (%s)", w.Errors(), strings.Join(parts, "; "))
 }
 
 // runWrk runs w and reads its report; with serverPID set and no histogram, it also splits
 // the machine's CPU over the requests: the service, wrk itself, and the rest.
-func runWrk(ctx context.Context, bin string, w wrkRun) (wrkResult, error) {
+func runWrk(ctx context.Context, bin string, w wrkRun) (WrkResult, error) {
 	cmd := exec.CommandContext(ctx, bin, w.args()...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	before := sampleCPU(w.serverPID)
 	runErr := cmd.Run()
 	after := sampleCPU(w.serverPID)
-	res, parseErr := parseWrk(out.String(), w.conns)
+	res, parseErr := ParseWrk(out.String(), w.conns)
 	if stderr.Len() > 0 { // a script that fails to load is reported here, and wrk goes on without it
 		parseErr = errors.Join(parseErr, fmt.Errorf("wrk wrote to stderr: %s", strings.TrimSpace(stderr.String())))
 	}
@@ -141,14 +161,14 @@ func runWrk(ctx context.Context, bin string, w wrkRun) (wrkResult, error) {
 	return res, nil
 }
 
-// parseWrk reads what the suite's scripts print in done() (see wrk/common.lua): the
-// summary, wrk's percentiles and, when asked for, the latency histogram, which it
-// uncorrects (see uncorrect). conns is the run's connection count. Every other line is
-// wrk's own report, kept in output.
-func parseWrk(out string, conns int) (wrkResult, error) {
-	var res wrkResult
+// ParseWrk reads what the scripts print in done() (see wrk/common.lua): the summary, wrk's
+// percentiles and, when asked for, the latency histogram, which it uncorrects (see
+// uncorrect). conns is the run's connection count. Every other line is wrk's own report,
+// kept in output.
+func ParseWrk(out string, conns int) (WrkResult, error) {
+	var res WrkResult
 	var text strings.Builder
-	corrected := &histogram{}
+	corrected := &Histogram{}
 	var summary, latency map[string]int64
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -164,7 +184,7 @@ func parseWrk(out string, conns int) (wrkResult, error) {
 			if err := errors.Join(err1, err2); err != nil {
 				return res, fmt.Errorf("unreadable %q: %w", line, err)
 			}
-			corrected.add(v, c)
+			corrected.Add(v, c)
 		case strings.HasPrefix(line, "wrk-summary "):
 			var err error
 			if summary, err = keyValues(line); err != nil {

@@ -45,9 +45,9 @@ func TestUncorrectUndoesWrksCorrection(t *testing.T) {
 				raw[v]++
 				n++
 			}
-			corrected := &histogram{}
+			corrected := &Histogram{}
 			for v, c := range correct(raw, expected) {
-				corrected.add(v, c)
+				corrected.Add(v, c)
 			}
 			got, err := uncorrect(corrected, expected)
 			require.NoError(t, err)
@@ -56,11 +56,11 @@ func TestUncorrectUndoesWrksCorrection(t *testing.T) {
 		}
 	}
 	// A histogram no correction can produce is refused.
-	_, err := uncorrect(&histogram{counts: map[int64]int64{15: 1, 25: 5}, n: 6}, 10)
+	_, err := uncorrect(&Histogram{counts: map[int64]int64{15: 1, 25: 5}, n: 6}, 10)
 	require.Error(t, err)
 	// No interval: nothing was corrected.
-	h := &histogram{}
-	h.add(5, 2)
+	h := &Histogram{}
+	h.Add(5, 2)
 	got, err := uncorrect(h, 0)
 	require.NoError(t, err)
 	require.Equal(t, h.counts, got.counts)
@@ -73,18 +73,18 @@ func TestWrkInterval(t *testing.T) {
 }
 
 func TestHistogramQuantiles(t *testing.T) {
-	h := &histogram{}
-	require.Zero(t, h.quantile(0.99))
+	h := &Histogram{}
+	require.Zero(t, h.Quantile(0.99))
 	for v := int64(1); v <= 100; v++ {
-		h.add(v, 1)
+		h.Add(v, 1)
 	}
-	require.Equal(t, 50*time.Microsecond, h.quantile(0.5))
-	require.Equal(t, 99*time.Microsecond, h.quantile(0.99))
-	require.Equal(t, 100*time.Microsecond, h.quantile(1))
-	require.Equal(t, time.Microsecond, h.quantile(0.001))
-	h.add(1000, 100) // half the samples at 1 ms now
-	require.Equal(t, 100*time.Microsecond, h.quantile(0.5))
-	require.Equal(t, time.Millisecond, h.quantile(0.51))
+	require.Equal(t, 50*time.Microsecond, h.Quantile(0.5))
+	require.Equal(t, 99*time.Microsecond, h.Quantile(0.99))
+	require.Equal(t, 100*time.Microsecond, h.Quantile(1))
+	require.Equal(t, time.Microsecond, h.Quantile(0.001))
+	h.Add(1000, 100) // half the samples at 1 ms now
+	require.Equal(t, 100*time.Microsecond, h.Quantile(0.5))
+	require.Equal(t, time.Millisecond, h.Quantile(0.51))
 }
 
 // wrkOutput is what wrk 4.1.0 prints with the suite's scripts: its own report, then done()'s
@@ -127,13 +127,13 @@ func TestParseWrk(t *testing.T) {
 		raw[int64(100+rng.ExpFloat64()*1000)]++
 	}
 	out := wrkOutput(raw, 1_003_000, 8, 0, 0)
-	res, err := parseWrk(out, 8)
+	res, err := ParseWrk(out, 8)
 	require.NoError(t, err)
 	require.Equal(t, int64(6000), res.requests)
 	require.Equal(t, int64(6000+8+1), res.sent)
 	require.Equal(t, 1003*time.Millisecond, res.duration)
-	require.Zero(t, res.errors())
-	require.InDelta(t, 6000/1.003, res.rps(), 0.01)
+	require.Zero(t, res.Errors())
+	require.InDelta(t, 6000/1.003, res.RPS(), 0.01)
 	require.Equal(t, 980*time.Microsecond, res.p50)
 	require.Equal(t, 8700*time.Microsecond, res.p99)
 	require.Equal(t, raw, res.raw.counts)
@@ -142,26 +142,26 @@ func TestParseWrk(t *testing.T) {
 	require.Equal(t, "0", res.errorsCell())
 
 	// Errors: answers ≥ 400 are answered requests but not ok ones; timeouts were not timed.
-	res, err = parseWrk(wrkOutput(raw, 1_003_000, 8, 12, 3), 8)
+	res, err = ParseWrk(wrkOutput(raw, 1_003_000, 8, 12, 3), 8)
 	require.NoError(t, err)
-	require.Equal(t, int64(15), res.errors())
-	require.Equal(t, int64(6003-12), res.ok())
+	require.Equal(t, int64(15), res.Errors())
+	require.Equal(t, int64(6003-12), res.OK())
 	require.Contains(t, res.errorsCell(), "non-2xx or 3xx responses ×12")
 	require.Contains(t, res.errorsCell(), "timeout 3")
 
 	// Without the histogram (throughput runs) there is no raw record.
 	noHist := out[:strings.Index(out, "wrk-histogram")]
-	res, err = parseWrk(noHist, 8)
+	res, err = ParseWrk(noHist, 8)
 	require.NoError(t, err)
 	require.Nil(t, res.raw)
 
 	// A histogram that does not hold every answered request is refused.
-	_, err = parseWrk(noHist+"wrk-histogram 100 1\n", 8)
+	_, err = ParseWrk(noHist+"wrk-histogram 100 1\n", 8)
 	require.ErrorContains(t, err, "want 6000")
 	// A script that did not load prints no summary.
-	_, err = parseWrk(strings.Split(out, "wrk-summary")[0], 8)
+	_, err = ParseWrk(strings.Split(out, "wrk-summary")[0], 8)
 	require.ErrorContains(t, err, "no wrk-summary")
-	_, err = parseWrk("wrk-summary duration_us=x\n", 8)
+	_, err = ParseWrk("wrk-summary duration_us=x\n", 8)
 	require.Error(t, err)
 }
 
@@ -228,7 +228,7 @@ func TestWrkScriptsReadLiveUsersAndRegisterUniqueNames(t *testing.T) {
 			histogram: true, opts: []string{"token=" + perfkit.Token, "live=" + vars["live"], "per=" + vars["per"],
 				"seed=1", "prefix=plx", "tag=c4"}})
 		require.NoError(t, err, b.lua)
-		require.Zero(t, res.errors(), b.lua)
+		require.Zero(t, res.Errors(), b.lua)
 		require.Positive(t, res.requests, b.lua)
 		require.Equal(t, res.requests, res.raw.n, b.lua)
 		mu.Lock()

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"usersvc/tests/clusterkit"
 	"usersvc/tests/performance/perfkit"
 )
 
@@ -57,7 +56,7 @@ func startCluster(ctx context.Context) (*cluster, error) {
 	}
 	var lastErr error
 	for range 3 { // a port can be taken between choosing and binding it
-		base, err := freePorts(3)
+		base, err := clusterkit.FreePorts(3)
 		if err != nil {
 			return nil, err
 		}
@@ -242,35 +241,4 @@ func clusterScript() (string, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
-// freePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
-func freePorts(n int) (int, error) {
-	for range 200 {
-		base := 20000 + rand.IntN(12000) // below Linux's ephemeral range (32768–60999)
-		ok := true
-		for p := base; p < base+n && ok; p++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			_ = l.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, errors.New("topology: no three consecutive free ports found")
-}
-
-// freePort is a port the kernel picks for 127.0.0.1.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("topology: find a free port: %w", err)
-	}
-	defer ln.Close()
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	return port, err
 }

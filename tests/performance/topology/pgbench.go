@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"time"
 
+	"usersvc/tests/performance/load"
 	"usersvc/tests/performance/perfkit"
 )
 
@@ -55,33 +55,9 @@ func runPgbench(ctx context.Context, bin string, r pgbenchRun) (pgbenchResult, e
 	return res, nil
 }
 
-var (
-	// pgbench 14+ says "without initial connection time", 13 "excluding connections establishing".
-	pgbenchTPS       = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)`)
-	pgbenchLatency   = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
-	pgbenchProcessed = regexp.MustCompile(`(?m)^number of transactions actually processed: (\d+)`)
-	pgbenchFailed    = regexp.MustCompile(`(?m)^number of failed transactions: (\d+)`)
-)
-
-// parsePgbench reads pgbench's summary; a run with failed transactions or none is an error.
+// parsePgbench reads pgbench's summary (load.ParsePgbench); a run with failed transactions
+// or none is an error.
 func parsePgbench(out string) (pgbenchResult, error) {
-	var res pgbenchResult
-	m := pgbenchTPS.FindStringSubmatch(out)
-	if m == nil {
-		return res, errors.New("no tps line in the output")
-	}
-	res.tps, _ = strconv.ParseFloat(m[1], 64)
-	if m := pgbenchLatency.FindStringSubmatch(out); m != nil {
-		res.latencyMS, _ = strconv.ParseFloat(m[1], 64)
-	}
-	if m := pgbenchProcessed.FindStringSubmatch(out); m != nil {
-		res.processed, _ = strconv.ParseInt(m[1], 10, 64)
-	}
-	if m := pgbenchFailed.FindStringSubmatch(out); m != nil && m[1] != "0" {
-		return res, fmt.Errorf("%s failed transactions", m[1])
-	}
-	if res.processed == 0 || res.tps <= 0 {
-		return res, errors.New("no transaction was processed")
-	}
-	return res, nil
+	sum, err := load.ParsePgbench(out)
+	return pgbenchResult{tps: sum.TPS, latencyMS: sum.LatencyMS, processed: int64(sum.Processed)}, err
 }

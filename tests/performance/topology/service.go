@@ -9,147 +9,36 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"usersvc/tests/performance/load"
 	"usersvc/tests/performance/perfkit"
 )
 
-const (
-	readyTimeout = 30 * time.Second // until /readyz answers 200
-	stopTimeout  = 20 * time.Second // past the default http.shutdown_grace (15 s): then killed
-)
-
-// service is one bin/server process on a free local port, configured by perfkit.AppEnv
-// over dbURL plus extra settings.
+// service is one bin/server process on a free local port (load.Server), configured by
+// perfkit.AppEnv over a database URL plus extra settings.
 type service struct {
+	*load.Server
 	name     string // how the tables name this configuration
-	base     string // http://127.0.0.1:port
 	replicas bool   // database.replicas is set: writes answer with a Consistency-Token
-	cmd      *exec.Cmd
-	out      *tail
-	exited   chan struct{}
-	err      error // the exit error, set before exited is closed
-}
-
-func (s *service) pid() int {
-	if s == nil || s.cmd == nil || s.cmd.Process == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
 }
 
 // startService runs env.ServerBin serve over dbURL and waits until /readyz answers 200.
 func startService(ctx context.Context, env *perfkit.Env, name, dbURL string, extra ...string) (*service, error) {
-	var lastErr error
-	for range 3 { // a free port can be taken between choosing and binding it
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		s, err := launch(ctx, env, name, dbURL, port, extra)
-		if err == nil {
-			return s, nil
-		}
-		lastErr = err
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
+	srv, err := load.StartServer(ctx, env, name, dbURL, env.PoolSize, extra...)
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
-}
-
-func launch(ctx context.Context, env *perfkit.Env, name, dbURL, port string, extra []string) (*service, error) {
-	addr := "127.0.0.1:" + port
-	cmd := exec.Command(env.ServerBin, "serve")
-	cmd.Env = append(inheritedEnv(), perfkit.AppEnv(dbURL, env.PoolSize, append([]string{"HTTP_ADDR=" + addr}, extra...)...)...)
-	s := &service{name: name, base: "http://" + addr, cmd: cmd, out: &tail{max: 8 << 10}, exited: make(chan struct{})}
+	s := &service{Server: srv, name: name}
 	for _, kv := range extra {
 		if strings.HasPrefix(kv, "USERSVC_DATABASE__REPLICAS=") {
 			s.replicas = true
 		}
 	}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	// An interrupted run leaves no server behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("topology: start %s: %w", env.ServerBin, err)
-	}
-	go func() {
-		s.err = cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(ctx); err != nil {
-		_ = s.stop()
-		return nil, err
-	}
 	return s, nil
-}
-
-// inheritedEnv is this process's environment without what configures the service.
-func inheritedEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "DATABASE_URL" || k == "HTTP_ADDR" || k == "API_TOKENS" || strings.HasPrefix(k, "USERSVC_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-func (s *service) waitReady(ctx context.Context) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("topology: the server (%s) exited before it was ready (%v); its output ends with:\n%s", s.name, s.err, s.out)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("topology: the server (%s) was not ready within %s; its output ends with:\n%s", s.name, readyTimeout, s.out)
-		}
-	}
-}
-
-// stop sends SIGTERM and waits for the exit (killing it after stopTimeout); an exit status
-// other than 0 is an error.
-func (s *service) stop() error {
-	select {
-	case <-s.exited:
-	default:
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(stopTimeout):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-			return fmt.Errorf("topology: the server (%s) did not stop within %s of SIGTERM; killed it", s.name, stopTimeout)
-		}
-	}
-	if s.err != nil {
-		return fmt.Errorf("topology: the server (%s) exited with %v; its output ends with:\n%s", s.name, s.err, s.out)
-	}
-	return nil
 }
 
 // requests builds the suite's requests against one service, as the wrk script does.
@@ -187,14 +76,14 @@ func (q *requests) do(ctx context.Context, method, url, body string) (*http.Resp
 func (q *requests) probe(ctx context.Context, s *service, n int) error {
 	i := q.data.LiveUser(n)
 	id := perfkit.ID(i).String()
-	resp, body, err := q.do(ctx, http.MethodGet, s.base+"/api/v1/users/"+id, "")
+	resp, body, err := q.do(ctx, http.MethodGet, s.Base()+"/api/v1/users/"+id, "")
 	if err != nil {
 		return fmt.Errorf("topology: %s: GET a user: %w", s.name, err)
 	}
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(id)) {
 		return fmt.Errorf("topology: %s: GET /users/%s answered %s: %.200s", s.name, id, resp.Status, body)
 	}
-	resp, body, err = q.do(ctx, http.MethodGet, s.base+"/api/v1/users?limit=25", "")
+	resp, body, err = q.do(ctx, http.MethodGet, s.Base()+"/api/v1/users?limit=25", "")
 	if err != nil {
 		return fmt.Errorf("topology: %s: GET the first page: %w", s.name, err)
 	}
@@ -202,7 +91,7 @@ func (q *requests) probe(ctx context.Context, s *service, n int) error {
 		return fmt.Errorf("topology: %s: GET /users?limit=25 answered %s: %.200s", s.name, resp.Status, body)
 	}
 	name := fmt.Sprintf("%s_probe.%d", q.prefix, n)
-	resp, body, err = q.do(ctx, http.MethodPost, s.base+"/api/v1/users",
+	resp, body, err = q.do(ctx, http.MethodPost, s.Base()+"/api/v1/users",
 		fmt.Sprintf(`{"username":%q,"email":%q,"full_name":"Perf Probe"}`, name, name+"@example.com"))
 	if err != nil {
 		return fmt.Errorf("topology: %s: POST a user: %w", s.name, err)
@@ -233,12 +122,12 @@ func (q *requests) warm(ctx context.Context, s *service, clients int, d time.Dur
 				switch k % 8 {
 				case 0:
 					name := fmt.Sprintf("%s_warm.%d.%d.%d", q.prefix, c, k, rand.Uint32())
-					_, _, err = q.do(ctx, http.MethodPost, s.base+"/api/v1/users",
+					_, _, err = q.do(ctx, http.MethodPost, s.Base()+"/api/v1/users",
 						fmt.Sprintf(`{"username":%q,"email":%q,"full_name":"Perf Warm"}`, name, name+"@example.com"))
 				case 1:
-					_, _, err = q.do(ctx, http.MethodGet, s.base+"/api/v1/users?limit=25", "")
+					_, _, err = q.do(ctx, http.MethodGet, s.Base()+"/api/v1/users?limit=25", "")
 				default:
-					_, _, err = q.do(ctx, http.MethodGet, s.base+"/api/v1/users/"+perfkit.ID(q.data.LiveUser(rand.IntN(q.data.Users))).String(), "")
+					_, _, err = q.do(ctx, http.MethodGet, s.Base()+"/api/v1/users/"+perfkit.ID(q.data.LiveUser(rand.IntN(q.data.Users))).String(), "")
 				}
 				if err != nil && ctx.Err() == nil {
 					errs[c] = err
@@ -257,7 +146,7 @@ func (q *requests) warm(ctx context.Context, s *service, clients int, d time.Dur
 // readsServed reads usersvc_db_reads_served_total from the service's /metrics: the reads
 // that could go to a replica, by the pool that served them ("primary" or a replica's name).
 func (q *requests) readsServed(ctx context.Context, s *service) (primary, replica float64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Base()+"/metrics", nil)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -288,30 +177,4 @@ func (q *requests) readsServed(ctx context.Context, s *service) (primary, replic
 		}
 	}
 	return primary, replica, sc.Err()
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.buf) == 0 {
-		return "(nothing)"
-	}
-	return string(t.buf)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"usersvc/tests/performance/load"
 	"usersvc/tests/performance/perfkit"
 )
 
@@ -136,16 +137,16 @@ func (x *suite) pgbenchTable() {
 }
 
 var (
-	rpsOf = func(s httpSample) float64 { return s.res.rps() }
-	p50Of = func(s httpSample) float64 { return ms(s.res.raw.quantile(0.5)) }
-	p99Of = func(s httpSample) float64 { return ms(s.res.raw.quantile(0.99)) }
+	rpsOf = func(s httpSample) float64 { return s.res.RPS() }
+	p50Of = func(s httpSample) float64 { return ms(s.res.Latency().Quantile(0.5)) }
+	p99Of = func(s httpSample) float64 { return ms(s.res.Latency().Quantile(0.99)) }
 )
 
 // httpRow is the cells every HTTP table shares: req/s, ratio to base, p50, p99, errors.
 func (x *suite) httpRow(key, base string) []string {
 	var errs int64
 	for _, s := range x.http[key] {
-		errs += s.res.errors()
+		errs += s.res.Errors()
 	}
 	ratio := "1"
 	if key != base {
@@ -280,7 +281,7 @@ func (x *suite) targets() {
 	for _, group := range httpCases {
 		for _, c := range group {
 			for _, s := range x.http[c.key()] {
-				if n := s.res.errors(); n > 0 {
+				if n := s.res.Errors(); n > 0 {
 					errs += n
 					where = append(where, fmt.Sprintf("%s %s: %d", c.op, c.cfg, n))
 				}
@@ -325,7 +326,7 @@ func (x *suite) notes() {
 			"On separate hosts the replica's reads would leave the primary's CPUs.",
 		fmt.Sprintf("The four service configurations run side by side for the whole suite, each idle (background "+
 			"polling only) while another is measured; the cluster's users: %d seeded (as the run's database), plus those "+
-			"the POST runs add. wrk: %s; every command and report is in topology/runs.txt.", x.data.Users, wrkVersion(x.wrk)),
+			"the POST runs add. wrk: %s; every command and report is in topology/runs.txt.", x.data.Users, load.WrkVersion(x.wrk)),
 	)
 }
 

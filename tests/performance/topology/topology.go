@@ -173,7 +173,7 @@ func run(ctx context.Context, env *perfkit.Env) (s perfkit.Suite, err error) {
 	}
 	defer func() {
 		for _, svc := range x.services {
-			if serr := svc.stop(); serr != nil && err == nil {
+			if serr := svc.Stop(); serr != nil && err == nil {
 				err = serr
 			}
 		}
@@ -225,8 +225,9 @@ func (x *suite) writeScript() error {
 	} else {
 		dir = x.c.dir
 	}
-	x.script = filepath.Join(dir, "topology.lua")
-	return os.WriteFile(x.script, wrkScript, 0o644)
+	var err error
+	x.script, err = load.WriteWrkScript(dir, "topology.lua", wrkScript)
+	return err
 }
 
 func (x *suite) saveRuns() error {
@@ -376,8 +377,8 @@ func (x *suite) runHTTP(ctx context.Context, c httpCase) error {
 	svc := x.services[c.cfg]
 	x.seed++
 	tag := "r" + strconv.Itoa(x.seed)
-	w := wrkRun{script: x.script, url: svc.base + "/api/v1/users", conns: x.env.PoolSize, dur: x.plan.dur,
-		servicePID: svc.pid(), opts: []string{"op=" + c.op, "token=" + perfkit.Token, "live=" + strconv.Itoa(live(x.data)),
+	w := wrkRun{script: x.script, url: svc.Base() + "/api/v1/users", conns: x.env.PoolSize, dur: x.plan.dur,
+		servicePID: svc.PID(), opts: []string{"op=" + c.op, "token=" + perfkit.Token, "live=" + strconv.Itoa(live(x.data)),
 			"per=" + strconv.Itoa(per(x.data)), "seed=" + strconv.Itoa(x.seed), "prefix=" + x.q.prefix, "tag=" + tag}}
 	if c.cfg == cfgPooler {
 		w.poolerPID = x.c.poolerPID()
@@ -391,7 +392,7 @@ func (x *suite) runHTTP(ctx context.Context, c httpCase) error {
 		}
 	}
 	res, err := runWrk(ctx, x.wrk, w)
-	fmt.Fprintf(&x.runs, "$ wrk %s\n%s\n", strings.Join(w.args(), " "), res.output)
+	fmt.Fprintf(&x.runs, "$ wrk %s\n%s\n", strings.Join(w.args(), " "), res.Output())
 	if err != nil {
 		return err
 	}
@@ -435,9 +436,9 @@ func (x *suite) checkStored(ctx context.Context, svc *service, res wrkResult, ta
 		last = users
 		time.Sleep(50 * time.Millisecond)
 	}
-	if users != events || users < res.ok() || users > res.sent {
+	if users != events || users < res.OK() || users > res.Sent() {
 		return fmt.Errorf("topology: wrk POST (%s): %d answers below 400 of %d requests built, but %d users and %d events stored",
-			svc.name, res.ok(), res.sent, users, events)
+			svc.name, res.OK(), res.Sent(), users, events)
 	}
 	return nil
 }

@@ -36,23 +36,26 @@ func TestParseWrkUncorrectsTheLatencyRecord(t *testing.T) {
 	out := strings.Join([]string{
 		"Running 1s test @ http://127.0.0.1:1/api/v1/users",
 		"wrk-summary duration_us=1000000 requests=4 bytes=400 sent=6 connect=0 read=0 write=0 status=1 timeout=0",
+		"wrk-latency min_us=100 p50_us=100 p75_us=700000 p90_us=1200000 p99_us=1200000 max_us=1200000",
 		"wrk-histogram 100 3",
 		"wrk-histogram 700000 1",
 		"wrk-histogram 1200000 1",
 	}, "\n")
 	res, err := parseWrk(out, 2)
 	require.NoError(t, err)
-	require.EqualValues(t, 4, res.requests)
-	require.EqualValues(t, 3, res.ok())
-	require.EqualValues(t, 1, res.errors())
-	require.InDelta(t, 3.0, res.rps(), 1e-9)
-	require.EqualValues(t, 4, res.raw.n)
-	require.Equal(t, 100*time.Microsecond, res.raw.quantile(0.5))
-	require.Equal(t, 1200*time.Millisecond, res.raw.quantile(0.99))
-	require.Contains(t, res.output, "Running 1s test")
+	require.EqualValues(t, 4, res.Requests())
+	require.EqualValues(t, 3, res.OK())
+	require.EqualValues(t, 1, res.Errors())
+	require.InDelta(t, 3.0, res.RPS(), 1e-9)
+	require.EqualValues(t, 4, res.Latency().N())
+	require.Equal(t, 100*time.Microsecond, res.Latency().Quantile(0.5))
+	require.Equal(t, 1200*time.Millisecond, res.Latency().Quantile(0.99))
+	require.Contains(t, res.Output(), "Running 1s test")
 
 	_, err = parseWrk("Running 1s test\n", 2)
 	require.ErrorContains(t, err, "no wrk-summary")
+	_, err = parseWrk(strings.Join(strings.Split(out, "\n")[:3], "\n"), 2)
+	require.ErrorContains(t, err, "no latency record")
 }
 
 func TestParsePgbench(t *testing.T) {

@@ -11,8 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"usersvc/tests/performance/load"
 )
 
+// wrkScript is the suite's request part, run after load's wrk/common.lua (see
+// load.WriteWrkScript).
+//
 //go:embed wrk/topology.lua
 var wrkScript []byte
 
@@ -22,7 +27,7 @@ const wrkTimeout = 10 * time.Second
 // wrkRun is one closed loop of wrk: conns connections over min(2, conns) threads, each
 // sending its next request when the last is answered, for dur (whole seconds).
 type wrkRun struct {
-	script string // topology.lua's path
+	script string // the rendered topology.lua's path
 	url    string // http://127.0.0.1:port/api/v1/users
 	conns  int
 	dur    time.Duration
@@ -34,31 +39,16 @@ type wrkRun struct {
 func (w wrkRun) args() []string {
 	args := []string{"-t", strconv.Itoa(min(2, w.conns)), "-c", strconv.Itoa(w.conns), "-d", fmt.Sprintf("%ds", wholeSeconds(w.dur)),
 		"--timeout", fmt.Sprintf("%ds", int(wrkTimeout.Seconds())), "-s", w.script, w.url, "--"}
-	return append(args, w.opts...)
+	return append(append(args, w.opts...), "histogram=1")
 }
 
 // wholeSeconds is d in whole seconds, at least 1 (wrk's -d and pgbench's -T).
 func wholeSeconds(d time.Duration) int { return max(1, int(d.Round(time.Second).Seconds())) }
 
-// wrkResult is what one wrk run reported.
+// wrkResult is what one wrk run reported (load.ParseWrk), with the CPU split.
 type wrkResult struct {
-	duration                              time.Duration
-	requests, bytes, sent                 int64 // answered, bytes read, built by the script
-	connect, read, write, status, timeout int64 // wrk's error counters (status: answers ≥ 400)
-	raw                                   *histogram
-	cpu                                   cpuSplit
-	output                                string // wrk's own report
-}
-
-func (w wrkResult) errors() int64 { return w.status + w.connect + w.read + w.write + w.timeout }
-func (w wrkResult) ok() int64     { return w.requests - w.status }
-
-// rps is the rate of answers below 400.
-func (w wrkResult) rps() float64 {
-	if w.duration <= 0 {
-		return 0
-	}
-	return float64(w.ok()) / w.duration.Seconds()
+	load.WrkResult
+	cpu cpuSplit
 }
 
 // runWrk runs w. The CPU counters are read when wrk prints its summary, before it prints
@@ -93,77 +83,19 @@ func runWrk(ctx context.Context, bin string, w wrkRun) (wrkResult, error) {
 		parseErr = errors.Join(parseErr, fmt.Errorf("wrk wrote to stderr: %s", strings.TrimSpace(stderr.String())))
 	}
 	if err := errors.Join(scanErr, runErr, parseErr); err != nil {
-		return res, fmt.Errorf("topology: wrk %s: %w; its output:\n%s", strings.Join(w.args(), " "), err, res.output)
+		return res, fmt.Errorf("topology: wrk %s: %w; its output:\n%s", strings.Join(w.args(), " "), err, res.Output())
 	}
 	// wrk's own CPU counts from 0: before sampled it had not started.
-	res.cpu = split(before, after, 0, res.requests)
+	res.cpu = split(before, after, 0, res.Requests())
 	return res, nil
 }
 
-// parseWrk reads what topology.lua prints in done(): the summary and the latency record,
-// which it uncorrects. Every other line is wrk's own report, kept in output.
+// parseWrk reads what the script prints in done() (load.ParseWrk); the latency record
+// (histogram=1) is required, since the tables' percentiles come from it.
 func parseWrk(out string, conns int) (wrkResult, error) {
-	var res wrkResult
-	var text strings.Builder
-	corrected := &histogram{}
-	var summary map[string]int64
-	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
-		switch {
-		case strings.HasPrefix(line, "wrk-histogram "):
-			f := strings.Fields(line)
-			if len(f) != 3 {
-				return res, fmt.Errorf("unreadable %q", line)
-			}
-			v, err1 := strconv.ParseInt(f[1], 10, 64)
-			c, err2 := strconv.ParseInt(f[2], 10, 64)
-			if err := errors.Join(err1, err2); err != nil {
-				return res, fmt.Errorf("unreadable %q: %w", line, err)
-			}
-			corrected.add(v, c)
-		case strings.HasPrefix(line, "wrk-summary "):
-			summary = map[string]int64{}
-			for _, kv := range strings.Fields(line)[1:] {
-				k, v, ok := strings.Cut(kv, "=")
-				n, err := strconv.ParseInt(v, 10, 64)
-				if !ok || err != nil {
-					return res, fmt.Errorf("unreadable %q in %q", kv, line)
-				}
-				summary[k] = n
-			}
-		default:
-			text.WriteString(line)
-			text.WriteByte('\n')
-		}
+	r, err := load.ParseWrk(out, conns)
+	if err == nil && r.Latency() == nil {
+		err = errors.New("no latency record (wrk-histogram lines): the script was not given histogram=1")
 	}
-	res.output = text.String()
-	if summary == nil {
-		return res, errors.New("no wrk-summary line (did the script load?)")
-	}
-	res.duration = time.Duration(summary["duration_us"]) * time.Microsecond
-	res.requests, res.bytes, res.sent = summary["requests"], summary["bytes"], summary["sent"]
-	res.connect, res.read, res.write = summary["connect"], summary["read"], summary["write"]
-	res.status, res.timeout = summary["status"], summary["timeout"]
-	if res.requests == 0 {
-		return res, errors.New("no request was answered")
-	}
-	raw, err := uncorrect(corrected, wrkInterval(summary["duration_us"], res.requests, int64(conns)))
-	if err != nil {
-		return res, err
-	}
-	// wrk times every answer but those slower than --timeout, which it counts as timeouts.
-	if want := res.requests - res.timeout; raw.n != want {
-		return res, fmt.Errorf("wrk's latency record holds %d requests once uncorrected, want %d (answered less timed out)", raw.n, want)
-	}
-	res.raw = raw
-	return res, nil
-}
-
-// wrkVersion is the first line of `wrk --version` (which exits 1 after its usage).
-func wrkVersion(bin string) string {
-	out, _ := exec.Command(bin, "--version").Output()
-	line, _, _ := strings.Cut(string(out), "\n")
-	if v, _, ok := strings.Cut(line, " Copyright"); ok {
-		line = v
-	}
-	return strings.TrimSpace(line)
+	return wrkResult{WrkResult: r}, err
 }

@@ -8,7 +8,8 @@
 --   seed=N          random seed; thread t seeds with seed * 1000 + t
 --   prefix=… tag=…  POST /users usernames: <prefix>_<tag>.<thread>.<n>, unique per run
 --   histogram=1     after the summary, print every latency wrk recorded ("wrk-histogram µs count")
--- done() prints "wrk-summary …" and "wrk-latency …" lines for the suite to parse.
+-- done() prints "wrk-summary …" and "wrk-latency …" lines for the suite to parse. An
+-- operation's part may define prepare(opt), called at the end of init with the options.
 
 local threads = {}
 
@@ -33,7 +34,7 @@ function init(args)
    wrk.headers["Authorization"] = "Bearer " .. opt.token
    -- Requests are built by hand: wrk.format copies the header table on every call.
    head = " HTTP/1.1\r\nHost: " .. wrk.headers["Host"] .. "\r\nAuthorization: Bearer " .. opt.token .. "\r\n"
-   if prepare then prepare() end
+   if prepare then prepare(opt) end
 end
 
 -- live_user is a random live seeded user's number, chosen as get_by_id.sql chooses it.
@@ -56,6 +57,7 @@ function done(summary, latency, requests)
    local e = summary.errors
    io.write(string.format("wrk-summary duration_us=%d requests=%d bytes=%d sent=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
       summary.duration, summary.requests, summary.bytes, sent, e.connect, e.read, e.write, e.status, e.timeout))
+   io.stdout:flush() -- at once: suite 12 reads the CPU counters on this line, before the rest
    if summary.requests == 0 then return end
    io.write(string.format("wrk-latency min_us=%d p50_us=%d p75_us=%d p90_us=%d p99_us=%d max_us=%d\n",
       latency.min, latency:percentile(50), latency:percentile(75), latency:percentile(90), latency:percentile(99), latency.max))
