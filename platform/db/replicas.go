@@ -109,7 +109,9 @@ func (s *Replicas) Run(ctx context.Context) {
 
 // Sample reads the primary's position and each replica's replay position once.
 func (s *Replicas) Sample(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, max(s.cfg.Interval, 200*time.Millisecond))
+	// Generous: a sample that times out on a busy machine counts against the replica's
+	// breaker and could keep a healthy replica out for its open period.
+	ctx, cancel := context.WithTimeout(ctx, max(4*s.cfg.Interval, time.Second))
 	defer cancel()
 	if lsn, err := position(ctx, s.primary, "pg_current_wal_lsn()"); err == nil {
 		s.mu.Lock()
