@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
@@ -63,7 +64,7 @@ func openReplicas(cfg Config, log *slog.Logger, primary *gorm.DB, tel *telemetry
 	set := db.NewReplicas(primary, members, db.ReplicasConfig{
 		MaxStaleness: maxStale, Wait: cfg.Database.ReplicaWait, Logger: log,
 		// Sampled a few times within the bound, so a caught-up replica stays usable.
-		Interval: min(max(maxStale/4, 5e6), 250e6),
+		Interval: min(max(maxStale/4, 5*time.Millisecond), 250*time.Millisecond),
 	}, tel.registry, metricsNamespace)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"usersvc/platform/apperr"
 	"usersvc/platform/db"
 	"usersvc/platform/resilience"
+	"usersvc/tests/clusterkit"
 	"usersvc/tests/faultkit"
 	"usersvc/tests/testdb"
 )
@@ -24,7 +25,7 @@ import (
 // service is configured with database.pooler: transaction.
 func openPooled(t *testing.T, statementTimeout time.Duration) *gorm.DB {
 	t.Helper()
-	cfg := testConfig(testdb.ThroughPooler(dbURL, testdb.Pooler(t)))
+	cfg := testConfig(testdb.ThroughPooler(dbURL, clusterkit.Pooler(t)))
 	cfg.TransactionPooling, cfg.StatementTimeout = true, statementTimeout
 	pool, err := db.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
@@ -101,7 +102,7 @@ func TestStatementTimeoutHoldsInTransactionsThroughAPooler(t *testing.T) {
 // instance's connections with it. Behind a transaction pooler the service sends none: the
 // statement ends when the pooler closes its server connection, or at its SET LOCAL timeout.
 func TestNoCancelRequestsReachATransactionPooler(t *testing.T) {
-	proxy, err := faultkit.NewProxy(testdb.Pooler(t))
+	proxy, err := faultkit.NewProxy(clusterkit.Pooler(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = proxy.Close() })
 	cfg := testConfig(testdb.ThroughPooler(dbURL, proxy.Addr()))

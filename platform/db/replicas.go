@@ -227,33 +227,43 @@ func (s *Replicas) await(ctx context.Context, m *member, after LSN) *member {
 	}
 }
 
-// read runs fn on a replica when one qualifies; served is false when the primary must
-// serve it: no replica qualified, or the chosen one failed as a server (it is left out
-// until the next sample finds it well).
-func (s *Replicas) read(ctx context.Context, after LSN, fn func(*gorm.DB) error) (served bool, err error) {
-	m := s.choose(ctx, after)
-	if m == nil {
-		s.served.WithLabelValues("primary").Inc()
-		return false, nil
+// read runs fn on a replica when ctx allows one (ReadFromReplica) and one qualifies; served
+// is false when the primary must serve it: no replica qualified, or the chosen one failed as
+// a server (it is left out until the next sample finds it well).
+func (s *Replicas) read(ctx context.Context, fn func(*gorm.DB) error) (served bool, err error) {
+	after, ok := replicaRead(ctx)
+	if !ok {
+		return false, nil // not a read that may go to a replica: not counted
 	}
-	err = m.Breaker.Do(ctx, func(ctx context.Context) error { return fn(m.DB.WithContext(ctx)) })
+	if m := s.choose(ctx, after); m != nil {
+		err := m.Breaker.Do(ctx, func(ctx context.Context) error { return fn(m.DB.WithContext(ctx)) })
+		if !s.failedAsServer(ctx, m, err) {
+			s.served.WithLabelValues(m.Name).Inc()
+			return true, err
+		}
+	}
+	s.served.WithLabelValues("primary").Inc()
+	return false, nil
+}
+
+// failedAsServer reports whether err from m is the replica failing rather than the read's
+// own outcome, and leaves a failing replica out until the next sample.
+func (s *Replicas) failedAsServer(ctx context.Context, m *member, err error) bool {
+	if errors.Is(err, resilience.ErrBreakerOpen) {
+		return true // opened since choose looked
+	}
 	switch resilience.Classify(err) {
 	// ClassContention: a standby cancels a query that conflicts with replaying the primary's
 	// changes (40001, "conflict with recovery"); the primary has no such conflict.
 	case resilience.ClassConnectionLost, resilience.ClassUnavailable, resilience.ClassTimeout, resilience.ClassContention:
-		if ctx.Err() == nil {
-			m.fresh.Store(0)
-			s.cfg.Logger.Warn("replica read failed; served by the primary", "replica", m.Name, "err", err)
-			s.served.WithLabelValues("primary").Inc()
-			return false, nil
+		if ctx.Err() != nil {
+			return false // the caller's deadline or departure, not the replica's failure
 		}
+		m.fresh.Store(0)
+		s.cfg.Logger.Warn("replica read failed; served by the primary", "replica", m.Name, "err", err)
+		return true
 	}
-	if errors.Is(err, resilience.ErrBreakerOpen) {
-		s.served.WithLabelValues("primary").Inc()
-		return false, nil
-	}
-	s.served.WithLabelValues(m.Name).Inc()
-	return true, err
+	return false
 }
 
 // recordCommit stores the primary's WAL position, taken after a commit, in the Commits of

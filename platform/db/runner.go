@@ -130,8 +130,8 @@ func (r *Runner) Read(ctx context.Context, fn func(db *gorm.DB) error) error {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return domainError(fn(tx.WithContext(ctx))) // joined: sees the outer transaction's writes
 	}
-	if after, ok := replicaRead(ctx); ok && r.cfg.Replicas != nil {
-		if served, err := r.cfg.Replicas.read(ctx, after, fn); served {
+	if r.cfg.Replicas != nil { // first: without replicas a read pays no context lookup
+		if served, err := r.cfg.Replicas.read(ctx, fn); served {
 			err = domainError(err)
 			r.cfg.Metrics.operation("read", outcome(err))
 			return err

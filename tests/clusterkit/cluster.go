@@ -1,18 +1,21 @@
-// Package clusterkit gives tests a replicated topology of their own: a primary, its
-// streaming standby and a PgBouncer, made by scripts/cluster in a directory of the test's own
-// on free ports, destroyed when the test ends.
+// Package clusterkit gives tests a topology of their own: a primary, its streaming standby
+// and a PgBouncer, made by scripts/cluster (Start), or a PgBouncer alone in front of the test
+// server (Pooler); in a directory of the test's own on free ports, removed when the test ends.
 package clusterkit
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
+
+	"usersvc/tests/testdb"
 )
 
 // Cluster is a primary, its streaming standby and a PgBouncer, made by scripts/cluster.
@@ -79,6 +82,47 @@ func (c *Cluster) StandbyURL() string { return c.url(c.base + 1) }
 
 // PoolerURL is the primary through PgBouncer in transaction mode.
 func (c *Cluster) PoolerURL() string { return c.url(c.base + 2) }
+
+// Pooler returns host:port of a PgBouncer in transaction mode in front of the test server:
+// PoolerAddr when the suite already runs behind one, otherwise one started for t (with
+// scripts/pgbouncer, which installs the Debian package when missing) and stopped after it.
+func Pooler(t testing.TB) string {
+	t.Helper()
+	if addr := testdb.PoolerAddr(); addr != "" {
+		return addr
+	}
+	admin, err := url.Parse(testdb.AdminURL())
+	if err != nil {
+		t.Fatalf("clusterkit: admin URL: %v", err)
+	}
+	port := admin.Port()
+	if port == "" {
+		port = "5432"
+	}
+	// Not t.TempDir: its parent is private to this user, and pgbouncer, started as root,
+	// runs as postgres.
+	dir, err := os.MkdirTemp("", "usersvc-pgbouncer-")
+	if err != nil {
+		t.Fatalf("clusterkit: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	free, err := FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(repoRoot(), "scripts", "pgbouncer")
+	args := []string{"--dir", dir, "--port", strconv.Itoa(free), "--upstream", admin.Hostname() + ":" + port}
+	cmd := exec.Command(script, append([]string{"start"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clusterkit: scripts/pgbouncer start: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(script, "stop", "--dir", dir).CombinedOutput(); err != nil {
+			t.Errorf("clusterkit: scripts/pgbouncer stop: %v\n%s", err, out)
+		}
+	})
+	return fmt.Sprintf("127.0.0.1:%d", free)
+}
 
 // repoRoot is the module's root: this file's directory, two levels up.
 func repoRoot() string {

@@ -3,54 +3,29 @@ package testdb
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"testing"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// Pooler returns host:port of a PgBouncer in transaction mode in front of the test server:
-// PoolerAddr when the suite already runs behind one, otherwise one started for t (with
-// scripts/pgbouncer, which installs the Debian package when missing) and stopped after it.
-func Pooler(t testing.TB) string {
-	t.Helper()
-	if addr := PoolerAddr(); addr != "" {
-		return addr
+// PoolerAddr is host:port of the PgBouncer (transaction pooling) that the service under test
+// reaches its database through: `make test-pgbouncer` runs the suite under
+// `scripts/pgbouncer run`, which exports PGBOUNCER_ADDR. Empty: straight to the server.
+func PoolerAddr() string { return os.Getenv("PGBOUNCER_ADDR") }
+
+// ServiceEnv returns the configuration entries (KEY=value) that point the service at the
+// test database dbURL: its URL, or, when PoolerAddr is set and dbURL is on the test server,
+// the same database through the pooler with database.pooler=transaction and migrations
+// straight to the server. Other URLs (a closed port, a fault test's own cluster) are kept.
+func ServiceEnv(dbURL string) []string {
+	addr := PoolerAddr()
+	u, err := url.Parse(dbURL)
+	admin, aerr := url.Parse(AdminURL())
+	if addr == "" || err != nil || aerr != nil || u.Host != admin.Host {
+		return []string{"DATABASE_URL=" + dbURL}
 	}
-	admin, err := url.Parse(AdminURL())
-	if err != nil {
-		t.Fatalf("testdb: admin URL: %v", err)
-	}
-	port := admin.Port()
-	if port == "" {
-		port = "5432"
-	}
-	// Not t.TempDir: its parent is private to this user, and pgbouncer, started as root,
-	// runs as postgres.
-	dir, err := os.MkdirTemp("", "usersvc-pgbouncer-")
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	free := freePort(t)
-	script := filepath.Join(repoRoot(), "scripts", "pgbouncer")
-	args := []string{"--dir", dir, "--port", strconv.Itoa(free), "--upstream", admin.Hostname() + ":" + port}
-	cmd := exec.Command(script, append([]string{"start"}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testdb: scripts/pgbouncer start: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(script, "stop", "--dir", dir).CombinedOutput(); err != nil {
-			t.Errorf("testdb: scripts/pgbouncer stop: %v\n%s", err, out)
-		}
-	})
-	return fmt.Sprintf("127.0.0.1:%d", free)
+	return []string{"DATABASE_URL=" + ThroughPooler(dbURL, addr), "USERSVC_DATABASE__POOLER=transaction", "USERSVC_MIGRATIONS__URL=" + dbURL}
 }
 
 // ThroughPooler is dbURL with its host and port replaced by the pooler's addr.
@@ -61,25 +36,6 @@ func ThroughPooler(dbURL, addr string) string {
 	}
 	u.Host = addr
 	return u.String()
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testdb: free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// repoRoot is the module's root: this file's directory, two levels up.
-func repoRoot() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		wd, _ := os.Getwd()
-		return wd
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // PoolerClients counts the client connections that the pooler at addr holds for database

@@ -115,22 +115,3 @@ func withDatabase(rawURL, name string) (string, error) {
 	u.Path = "/" + name
 	return u.String(), nil
 }
-
-// PoolerAddr is host:port of the PgBouncer (transaction pooling) that the service under test
-// reaches its database through: `make test-pgbouncer` runs the suite under
-// `scripts/pgbouncer run`, which exports PGBOUNCER_ADDR. Empty: straight to the server.
-func PoolerAddr() string { return os.Getenv("PGBOUNCER_ADDR") }
-
-// ServiceEnv returns the configuration entries (KEY=value) that point the service at the
-// test database dbURL: its URL, or, when PoolerAddr is set and dbURL is on the test server,
-// the same database through the pooler with database.pooler=transaction and migrations
-// straight to the server. Other URLs (a closed port, a fault test's own cluster) are kept.
-func ServiceEnv(dbURL string) []string {
-	addr := PoolerAddr()
-	u, err := url.Parse(dbURL)
-	admin, aerr := url.Parse(AdminURL())
-	if addr == "" || err != nil || aerr != nil || u.Host != admin.Host {
-		return []string{"DATABASE_URL=" + dbURL}
-	}
-	return []string{"DATABASE_URL=" + ThroughPooler(dbURL, addr), "USERSVC_DATABASE__POOLER=transaction", "USERSVC_MIGRATIONS__URL=" + dbURL}
-}
